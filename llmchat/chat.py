@@ -1,0 +1,201 @@
+"""``Chat``: a conversation with one model, its message store and its callbacks."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterator
+
+from llmchat import protocols, providers
+from llmchat.exchange import Exchange
+from llmchat.config import DEFAULTS, Secret, settings
+from llmchat.errors import CancelledError, ConfigurationError
+from llmchat.message import Chunk, Message, ToolCall
+from llmchat.streaming import turn
+
+__all__ = ["Chat", "chat"]
+
+_CALL_OPTIONS = ("temperature", "max_tokens", "params", "headers")
+
+
+class Chat(Exchange):
+    """A conversation. ``ask`` streams the answer to ``on_chunk`` and keeps every message in ``messages``.
+
+    >>> from llmchat.testing import Server
+    >>> with Server() as server:
+    ...     server.reply("Hello", " there")
+    ...     chat = Chat("gpt-4.1-mini", provider="openai", base_url=server.url("chat_completions"), api_key="k")
+    ...     reply = chat.ask("Hi", on_chunk=lambda c: print(c.content or "", end=""))
+    Hello there
+    >>> reply.content, [m.role for m in chat.messages]
+    ('Hello there', ['user', 'assistant'])
+    """
+
+    def __init__(self, model: str | None = None, *, provider: str | None = None, protocol: str | None = None,
+                 base_url: str | None = None, api_key: str | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - set(DEFAULTS) - set(_CALL_OPTIONS))
+        if unknown:
+            raise ConfigurationError(f"unknown option(s) {', '.join(unknown)}; known: "
+                                     f"{', '.join(sorted(DEFAULTS) + list(_CALL_OPTIONS))}")
+        self.messages: list[Message] = []
+        self._options = {k: v for k, v in options.items() if k in DEFAULTS}
+        self._temperature = options.get("temperature")
+        self._max_tokens = options.get("max_tokens")
+        self._params: dict[str, Any] = dict(options.get("params") or {})
+        self._headers: dict[str, str] = dict(options.get("headers") or {})
+        self._tools: dict[str, Any] = {}
+        self._callbacks: dict[str, list[Callable[..., Any]]] = {
+            "new_message": [], "end_message": [], "tool_call": [], "tool_result": []}
+        self._explicit = {"provider": provider, "protocol": protocol, "base_url": base_url,
+                          "api_key": Secret(api_key) if isinstance(api_key, str) else api_key}
+        self._cancel = threading.Event()
+        self._stream: Any = None
+        self._reply: Message | None = None
+        self._resolve(model)
+
+    # ------------------------------------------------------------------ configuration
+    def _resolve(self, model: str | None) -> None:
+        model = model or settings("default_model", "LLMCHAT_DEFAULT_MODEL")
+        if not model:
+            raise ConfigurationError("no model: pass model=..., or llmchat.configure(default_model=...)")
+        given = self._explicit
+        provider = providers.get(given["provider"]) if given["provider"] else providers.for_model(model)
+        self._protocol = protocols.get(given["protocol"] or provider.protocol)
+        base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env) or provider.base_url
+        key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
+        if provider.key_env and not key:
+            raise ConfigurationError(
+                f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
+                f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")
+        self.model, self._provider, self._base_url, self._key = model, provider, base.rstrip("/"), key
+
+    @property
+    def provider(self) -> str:
+        return self._provider.name
+
+    @property
+    def protocol(self) -> str:
+        return self._protocol.__name__.rsplit(".", 1)[-1]
+
+    def option(self, name: str) -> Any:
+        """This chat's value of a setting (its own, else ``configure``'s, else the default)."""
+        return self._options[name] if name in self._options else settings(name)
+
+    def with_model(self, model: str, *, provider: str | None = None) -> Chat:
+        if provider is not None and provider != self._provider.name:
+            self._explicit = {"provider": provider, "protocol": None, "base_url": None, "api_key": None}
+        self._resolve(model)
+        return self
+
+    def with_instructions(self, text: str, *, append: bool = False) -> Chat:
+        """Set the system prompt (replacing earlier instructions unless ``append=True``)."""
+        if not append:
+            self.messages[:] = [m for m in self.messages if m.role != "system"]
+        position = sum(1 for m in self.messages if m.role == "system")
+        self.messages.insert(position, Message("system", text))
+        return self
+
+    def with_temperature(self, temperature: float) -> Chat:
+        self._temperature = temperature
+        return self
+
+    def with_params(self, **params: Any) -> Chat:
+        """Extra fields merged into every request body (``max_tokens``, ``reasoning_effort``, ...)."""
+        self._params.update(params)
+        return self
+
+    def with_headers(self, **headers: str) -> Chat:
+        self._headers.update(headers)
+        return self
+
+    def with_tool(self, tool: Any) -> Chat:
+        from llmchat.tools import as_tool
+
+        instance = as_tool(tool)
+        self._tools[instance.name] = instance
+        return self
+
+    def with_tools(self, *tools: Any, replace: bool = False) -> Chat:
+        if replace:
+            self._tools.clear()
+        for tool in tools:
+            self.with_tool(tool)
+        return self
+
+    # ------------------------------------------------------------------ callbacks
+    def _register(self, event: str, callback: Callable[..., Any]) -> Chat:
+        self._callbacks[event].append(callback)
+        return self
+
+    def on_new_message(self, callback: Callable[[], Any]) -> Chat:
+        """Call ``callback()`` before each assistant message's request is sent."""
+        return self._register("new_message", callback)
+
+    def on_end_message(self, callback: Callable[[Message], Any]) -> Chat:
+        """Call ``callback(message)`` when an assistant message ends, complete or not."""
+        return self._register("end_message", callback)
+
+    def on_tool_call(self, callback: Callable[[ToolCall], Any]) -> Chat:
+        return self._register("tool_call", callback)
+
+    def on_tool_result(self, callback: Callable[[Any], Any]) -> Chat:
+        return self._register("tool_result", callback)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        for callback in self._callbacks[event]:
+            callback(*args)
+
+    # ------------------------------------------------------------------ asking
+    def add_message(self, role: str | Message, content: str | None = None, **fields: Any) -> Message:
+        message = role if isinstance(role, Message) else Message(role, content, **fields)
+        self.messages.append(message)
+        return message
+
+    def ask(self, prompt: str, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:
+        """Add ``prompt`` as a user message and stream the answer; returns the final assistant message."""
+        self.add_message("user", prompt)
+        return self.complete(on_chunk=on_chunk)
+
+    def complete(self, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:
+        """Answer the conversation as it stands (an incomplete last answer is dropped and asked again)."""
+        chunks = self._turn()
+        for chunk in chunks:
+            if on_chunk is not None:
+                try:
+                    on_chunk(chunk)
+                except BaseException as exc:
+                    chunks.throw(exc)   # the spine closes the stream and keeps the partial answer
+                    raise
+        return self._reply  # type: ignore[return-value]
+
+    def stream(self, prompt: str | None = None) -> Iterator[Chunk]:
+        """The answer as an iterator of chunks (``ask`` without a callback)."""
+        if prompt is not None:
+            self.add_message("user", prompt)
+        return self._turn()
+
+    def _turn(self) -> Iterator[Chunk]:
+        while self.messages and self.messages[-1].role == "assistant" and not self.messages[-1].complete:
+            self.messages.pop()
+        self._cancel.clear()
+        return turn(self)
+
+    def cancel(self) -> None:
+        """Stop the current stream now, from any thread or from ``on_chunk``; ``ask`` raises CancelledError."""
+        self._cancel.set()
+        stream = self._stream
+        if stream is not None:
+            stream.abort(CancelledError("the stream was cancelled (chat.cancel())"))
+
+    def __repr__(self) -> str:
+        return f"<llmchat.Chat model={self.model!r} provider={self.provider!r} messages={len(self.messages)}>"
+
+
+
+def chat(model: str | None = None, *, provider: str | None = None, protocol: str | None = None,
+         base_url: str | None = None, api_key: str | None = None, **options: Any) -> Chat:
+    """A new :class:`Chat`; see there for the arguments.
+
+    >>> chat("claude-haiku-4-5", api_key="k").provider
+    'anthropic'
+    """
+    return Chat(model, provider=provider, protocol=protocol, base_url=base_url, api_key=api_key, **options)

@@ -1,0 +1,314 @@
+"""Every error llmchat raises, in one tree.
+
+::
+
+    Error                                   partial, partial_message, status_code
+    ├── ConfigurationError                  (also ValueError)  bad or missing settings, before any request
+    ├── APIError                            the provider said no: an HTTP status or an error event in a stream
+    │   ├── BadRequestError          400    (also ValueError)
+    │   │   └── ContextLengthExceededError  the conversation is too long for the model
+    │   ├── UnauthorizedError        401
+    │   ├── PaymentRequiredError     402
+    │   ├── ForbiddenError           403
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429
+    │   ├── ServerError              500 and other 5xx
+    │   ├── ServiceUnavailableError  502-504
+    │   └── OverloadedError          529
+    ├── ConnectionError                     (also builtin ConnectionError)  could not connect, or the connection broke
+    ├── TimeoutError                        (also builtin TimeoutError)  silence or a deadline ran out
+    ├── StreamError                         the stream broke its protocol: malformed event, ended early
+    ├── ToolCallParseError                  (also ValueError)  the model's tool arguments are not valid JSON
+    ├── ToolLoopError                       too many tool rounds in one turn
+    └── CancelledError                      chat.cancel() stopped the stream
+
+One mapping, :func:`error_class`, turns an HTTP status, or the error type named
+in a body (``rate_limit_error``, ``RESOURCE_EXHAUSTED``, ``server_is_overloaded``,
+...), into a class; HTTP errors and error events inside a 200 stream both go
+through it.
+
+Every error carries what was streamed before it::
+
+    >>> err = RateLimitError("Rate limit reached", status_code=429, partial="Once upon")
+    >>> isinstance(err, Error), err.partial, err.status_code
+    (True, 'Once upon', 429)
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "BadRequestError",
+    "CancelledError",
+    "ConfigurationError",
+    "ConnectionError",
+    "ContextLengthExceededError",
+    "Error",
+    "ForbiddenError",
+    "NotFoundError",
+    "OverloadedError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "StreamError",
+    "TimeoutError",
+    "ToolCallParseError",
+    "ToolLoopError",
+    "UnauthorizedError",
+    "error_class",
+    "make_error",
+]
+
+
+class Error(Exception):
+    """Base of every llmchat error.
+
+    ``partial`` is the text streamed before the error (``""`` if none),
+    ``partial_message`` the incomplete assistant message (or None),
+    ``status_code`` the HTTP status where there is one, ``retry_after`` the
+    wait in seconds the provider asked for, if it did.
+
+    >>> try:
+    ...     raise ServerError("boom", status_code=500, partial="half an ans")
+    ... except Error as e:
+    ...     print(e, "|", e.partial)
+    boom | half an ans
+    """
+
+    def __init__(self, message: str = "", *, status_code: int | None = None, partial: str = "",
+                 partial_message: Any = None, retry_after: float | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.partial = partial
+        self.partial_message = partial_message
+        self.retry_after = retry_after
+        self.body = body
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # picklable for background-job queues
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type, message: str, state: dict) -> Error:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class ConfigurationError(Error, ValueError):
+    """A setting is missing or wrong; raised before any request is sent.
+
+    >>> str(ConfigurationError("Set OPENAI_API_KEY"))
+    'Set OPENAI_API_KEY'
+    """
+
+
+class APIError(Error):
+    """The provider answered with an error, as an HTTP status or an error event in the stream.
+
+    >>> APIError("nope", status_code=418).status_code
+    418
+    """
+
+
+class BadRequestError(APIError, ValueError):
+    """400: the provider rejected the request.
+
+    >>> issubclass(BadRequestError, ValueError)
+    True
+    """
+
+
+class ContextLengthExceededError(BadRequestError):
+    """The conversation no longer fits the model's context window.
+
+    >>> issubclass(ContextLengthExceededError, BadRequestError)
+    True
+    """
+
+
+class UnauthorizedError(APIError):
+    """401: the API key is missing, wrong or revoked.
+
+    >>> UnauthorizedError("bad key", status_code=401).status_code
+    401
+    """
+
+
+class PaymentRequiredError(APIError):
+    """402: the account has no credit left.
+
+    >>> PaymentRequiredError("top up").message
+    'top up'
+    """
+
+
+class ForbiddenError(APIError):
+    """403: the key may not use this model or endpoint.
+
+    >>> ForbiddenError("no").status_code is None
+    True
+    """
+
+
+class NotFoundError(APIError):
+    """404: unknown model or endpoint.
+
+    >>> NotFoundError("no such model").message
+    'no such model'
+    """
+
+
+class RateLimitError(APIError):
+    """429: too many requests or tokens; ``retry_after`` says how long to wait, when known.
+
+    >>> RateLimitError("slow down", retry_after=2.0).retry_after
+    2.0
+    """
+
+
+class ServerError(APIError):
+    """500 and other server-side failures.
+
+    >>> ServerError("oops", status_code=500).status_code
+    500
+    """
+
+
+class ServiceUnavailableError(ServerError):
+    """502, 503, 504: the provider or a gateway in front of it is down.
+
+    >>> issubclass(ServiceUnavailableError, ServerError)
+    True
+    """
+
+
+class OverloadedError(ServerError):
+    """529: the provider is overloaded.
+
+    >>> OverloadedError("Overloaded", status_code=529).status_code
+    529
+    """
+
+
+class ConnectionError(Error, builtins.ConnectionError):  # noqa: A001 - the name users expect
+    """The connection could not be made or broke during the stream.
+
+    >>> issubclass(ConnectionError, builtins.ConnectionError)
+    True
+    """
+
+
+class TimeoutError(Error, builtins.TimeoutError):  # noqa: A001 - the name users expect
+    """No byte came for ``request_timeout`` seconds, or the total deadline passed.
+
+    >>> issubclass(TimeoutError, builtins.TimeoutError)
+    True
+    """
+
+
+class StreamError(Error):
+    """The stream broke its protocol: a malformed event, or it ended without its terminal event.
+
+    >>> StreamError("bad JSON", partial="abc").partial
+    'abc'
+    """
+
+
+class ToolCallParseError(Error, ValueError):
+    """The arguments of a tool call are not valid JSON (often cut short: see ``finish_reason``).
+
+    >>> ToolCallParseError("truncated", finish_reason="length").finish_reason
+    'length'
+    """
+
+    def __init__(self, message: str = "", *, finish_reason: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.finish_reason = finish_reason
+
+
+class ToolLoopError(Error):
+    """The model kept calling tools past ``max_tool_rounds`` in one turn.
+
+    >>> ToolLoopError("10 tool rounds").message
+    '10 tool rounds'
+    """
+
+
+class CancelledError(Error):
+    """``chat.cancel()`` stopped the stream; the partial answer is kept.
+
+    >>> CancelledError("cancelled", partial="Once").partial
+    'Once'
+    """
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError, 401: UnauthorizedError, 402: PaymentRequiredError, 403: ForbiddenError,
+    404: NotFoundError, 413: BadRequestError, 422: BadRequestError, 429: RateLimitError,
+    500: ServerError, 502: ServiceUnavailableError, 503: ServiceUnavailableError,
+    504: ServiceUnavailableError, 529: OverloadedError,
+}
+
+# Error types named in bodies (Anthropic, OpenAI, Gemini, Mistral, ...), as the status they stand for.
+_STATUS_BY_TYPE: dict[str, int] = {
+    "invalid_request_error": 400, "invalid_argument": 400, "failed_precondition": 400, "bad_request": 400,
+    "authentication_error": 401, "unauthenticated": 401, "invalid_api_key": 401,
+    "billing_error": 402, "insufficient_quota": 429, "payment_required": 402,
+    "permission_error": 403, "permission_denied": 403, "forbidden": 403,
+    "not_found_error": 404, "not_found": 404, "model_not_found": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429, "rate_limit_exceeded": 429, "resource_exhausted": 429, "rate_limited": 429,
+    "api_error": 500, "server_error": 500, "internal": 500, "internal_error": 500, "unknown": 500,
+    "unavailable": 503, "service_unavailable": 503, "timeout_error": 504, "deadline_exceeded": 504,
+    "overloaded_error": 529, "server_is_overloaded": 529, "overloaded": 529,
+}
+
+_CONTEXT_HINTS = ("context_length_exceeded", "context length", "context window", "prompt is too long",
+                  "maximum context", "too many tokens", "input token count", "string_above_max_length")
+
+
+def error_class(status: int | None = None, kind: str | None = None, message: str = "") -> type[Error]:
+    """The error class for an HTTP status and/or an error type named in a body.
+
+    The named type wins over the status (an error event inside a 200 stream
+    has only its type); messages about the context window make a
+    :class:`ContextLengthExceededError`.
+
+    >>> error_class(429).__name__, error_class(200, "overloaded_error").__name__
+    ('RateLimitError', 'OverloadedError')
+    >>> error_class(400, message="prompt is too long: 210000 tokens").__name__
+    'ContextLengthExceededError'
+    """
+    if kind:
+        status = _STATUS_BY_TYPE.get(kind.lower(), status)
+    lowered = f"{kind or ''} {message}".lower()
+    if any(hint in lowered for hint in _CONTEXT_HINTS):
+        return ContextLengthExceededError
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status and status >= 500:
+        return ServerError
+    return APIError
+
+
+def make_error(status: int | None, kind: str | None, message: str, **kwargs: Any) -> Error:
+    """An instance of :func:`error_class` for this status/type, its message naming both.
+
+    >>> e = make_error(None, "rate_limit_error", "Number of requests exceeded")
+    >>> type(e).__name__, str(e), e.status_code
+    ('RateLimitError', 'rate_limit_error: Number of requests exceeded', None)
+    """
+    cls = error_class(status, kind, message)
+    text = message or (kind or f"HTTP {status}")
+    if kind and kind not in text:
+        text = f"{kind}: {text}"
+    return cls(text, status_code=status, **kwargs)
