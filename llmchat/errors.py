@@ -25,7 +25,7 @@
 One mapping, :func:`error_class`, turns an HTTP status, or the error type named
 in a body (``rate_limit_error``, ``RESOURCE_EXHAUSTED``, ``server_is_overloaded``,
 ...), into a class; HTTP errors and error events inside a 200 stream both go
-through it.
+through it. The status decides when there is one; the named type otherwise.
 
 Every error carries what was streamed before it::
 
@@ -279,25 +279,28 @@ _CONTEXT_HINTS = ("context_length_exceeded", "context length", "context window",
 def error_class(status: int | None = None, kind: str | None = None, message: str = "") -> type[Error]:
     """The error class for an HTTP status and/or an error type named in a body.
 
-    The named type wins over the status (an error event inside a 200 stream
-    has only its type); messages about the context window make a
-    :class:`ContextLengthExceededError`.
+    A known HTTP status decides (real bodies often name a generic type: OpenAI's
+    401 says ``invalid_request_error``); the named type decides when there is no
+    status, as for an error event inside a 200 stream. A bad request about the
+    context window is a :class:`ContextLengthExceededError`.
 
-    >>> error_class(429).__name__, error_class(200, "overloaded_error").__name__
+    >>> error_class(429).__name__, error_class(None, "overloaded_error").__name__
     ('RateLimitError', 'OverloadedError')
+    >>> error_class(401, "invalid_request_error").__name__
+    'UnauthorizedError'
     >>> error_class(400, message="prompt is too long: 210000 tokens").__name__
     'ContextLengthExceededError'
     """
-    if kind:
-        status = _STATUS_BY_TYPE.get(kind.lower(), status)
-    lowered = f"{kind or ''} {message}".lower()
-    if any(hint in lowered for hint in _CONTEXT_HINTS):
-        return ContextLengthExceededError
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if status and status >= 500:
-        return ServerError
-    return APIError
+    cls: type[Error] | None = _BY_STATUS.get(status) if status else None
+    if cls is None and kind:
+        cls = _BY_STATUS.get(_STATUS_BY_TYPE.get(kind.lower(), 0))
+    if cls is None:
+        cls = ServerError if status and status >= 500 else APIError
+    if cls in (BadRequestError, APIError):
+        lowered = f"{kind or ''} {message}".lower()
+        if any(hint in lowered for hint in _CONTEXT_HINTS):
+            return ContextLengthExceededError
+    return cls
 
 
 def make_error(status: int | None, kind: str | None, message: str, **kwargs: Any) -> Error:

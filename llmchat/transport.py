@@ -83,19 +83,32 @@ class Stream:
 
     def abort(self, reason: Error) -> None:
         """Stop the stream now: the reader gets ``reason``; the socket is shut so the provider stops too."""
-        if self.aborted is not None:
-            return
-        self.aborted = reason
-        connection = getattr(self.response.raw, "connection", None) or getattr(self.response.raw, "_connection", None)
-        sock = getattr(connection, "sock", None)
+        if self.aborted is None:
+            self.aborted = reason
+            self._shutdown()
+
+    def close(self) -> None:
+        """Close the connection (also mid-stream: the server sees it go and stops generating)."""
+        self._shutdown()
+        self.response.close()
+
+    def _shutdown(self) -> None:
+        sock = _socket_of(self.response)
         try:
             if sock is not None:
                 sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
-    def close(self) -> None:
-        self.response.close()
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The response's socket: on its connection, or (close-delimited bodies) inside the body's file."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock
 
 
 def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, timeout: float,
