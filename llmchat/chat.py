@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 
 from llmchat import protocols, providers
 from llmchat.exchange import Exchange
-from llmchat.config import DEFAULTS, Secret, settings
+from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, settings
 from llmchat.errors import CancelledError, ConfigurationError
 from llmchat.message import Chunk, Message, ToolCall
 from llmchat.streaming import turn
@@ -41,7 +41,8 @@ class Chat(Exchange):
         self._temperature = options.get("temperature")
         self._max_tokens = options.get("max_tokens")
         self._params: dict[str, Any] = dict(options.get("params") or {})
-        self._headers: dict[str, str] = dict(options.get("headers") or {})
+        self._headers: dict[str, Any] = {}
+        self.with_headers(**dict(options.get("headers") or {}))
         self._tools: dict[str, Any] = {}
         self._callbacks: dict[str, list[Callable[..., Any]]] = {
             "new_message": [], "end_message": [], "tool_call": [], "tool_result": []}
@@ -104,7 +105,9 @@ class Chat(Exchange):
         return self
 
     def with_headers(self, **headers: str) -> Chat:
-        self._headers.update(headers)
+        """Extra HTTP headers; values of secret-looking ones (``*-Api-Key``, ``Authorization``...) stay masked."""
+        self._headers.update({k: Secret(v) if SECRET_HEADER.search(k) and isinstance(v, str) else v
+                              for k, v in headers.items()})
         return self
 
     def with_tool(self, tool: Any) -> Chat:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from llmchat.errors import ConfigurationError
 
-__all__ = ["Secret", "configure", "settings"]
+__all__ = ["SECRET_HEADER", "Secret", "configure", "reveal", "settings"]
+
+SECRET_HEADER = re.compile(r"(authorization|api[-_]?key|token|secret|cookie|password)", re.I)
 
 DEFAULTS: dict[str, Any] = {
     "default_model": None,
@@ -60,6 +63,11 @@ class Secret:
 
     def __reduce__(self):
         return (Secret, (self._value,))
+
+
+def reveal(value: Any) -> Any:
+    """The value itself, unwrapped if it is a :class:`Secret`."""
+    return value.reveal() if isinstance(value, Secret) else value
 
 
 def _check_name(name: str) -> None:

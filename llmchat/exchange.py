@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from llmchat.config import reveal
 from llmchat.errors import CancelledError, TimeoutError
 from llmchat.message import Message
 from llmchat.protocols import Request
@@ -54,8 +55,8 @@ class Exchange:
         if self._cancel.is_set():
             raise CancelledError("the stream was cancelled (chat.cancel())")
         request = self._request()
-        headers = {**self._provider.headers, **self._provider.auth_headers(self._key.reveal() if self._key else ""),
-                   **self._headers}
+        headers = {**self._provider.headers, **self._provider.auth_headers(reveal(self._key) or ""),
+                   **{k: reveal(v) for k, v in self._headers.items()}}
         stream = transport.open_stream(
             self._base_url + self._protocol.path(request), headers, self._protocol.body(request),
             timeout=self.option("request_timeout"), connect_timeout=self.option("connect_timeout"),

@@ -25,6 +25,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from llmchat import __version__
+from llmchat.config import SECRET_HEADER
 from llmchat.errors import ConnectionError, Error, StreamError, TimeoutError, make_error
 
 __all__ = ["Stream", "frames", "open_stream", "retry_after"]
@@ -176,11 +177,8 @@ def _short(text: str) -> str:
     return re.sub(r"\s+", " ", text)[:300]
 
 
-_SECRET_HEADERS = re.compile(r"(authorization|api[-_]?key|token|secret|cookie|password)", re.I)
-
-
 def _redacted(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if _SECRET_HEADERS.search(k) else v) for k, v in headers.items()}
+    return {k: ("***" if SECRET_HEADER.search(k) else v) for k, v in headers.items()}
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
