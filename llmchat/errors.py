@@ -296,10 +296,11 @@ def error_class(status: int | None = None, kind: str | None = None, message: str
         cls = _BY_STATUS.get(_STATUS_BY_TYPE.get(kind.lower(), 0))
     if cls is None:
         cls = ServerError if status and status >= 500 else APIError
-    if cls in (BadRequestError, APIError):
-        lowered = f"{kind or ''} {message}".lower()
-        if any(hint in lowered for hint in _CONTEXT_HINTS):
-            return ContextLengthExceededError
+    lowered = f"{kind or ''} {message}".lower()
+    if cls in (BadRequestError, APIError) and any(hint in lowered for hint in _CONTEXT_HINTS):
+        return ContextLengthExceededError
+    if cls is ServiceUnavailableError and "overloaded" in lowered:
+        return OverloadedError      # Gemini: 503 UNAVAILABLE "The model is overloaded"
     return cls
 
 
