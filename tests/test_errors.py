@@ -75,7 +75,7 @@ def test_context_length_errors_are_their_own_class(server, make_chat):
 
 
 def test_incomplete_message_is_not_sent_back_and_complete_retries_the_turn(server, make_chat, protocol):
-    server.queue(Reply(text=["par", "tial"], error={"type": "overloaded_error", "message": "Overloaded"},
+    server.queue(Reply(text=["PARTIAL-42", "tial"], error={"type": "overloaded_error", "message": "Overloaded"},
                        error_after=1),
                  Reply(text=["full answer"]))
     chat = make_chat(protocol)
@@ -86,7 +86,7 @@ def test_incomplete_message_is_not_sent_back_and_complete_retries_the_turn(serve
     assert reply.content == "full answer"
     assert [(m.role, m.content) for m in chat.messages] == [("user", "q"), ("assistant", "full answer")]
     second = server.wait_for(2)[1].body
-    assert "par" not in str(second)
+    assert "PARTIAL-42" not in str(second)
 
 
 def test_next_ask_after_a_failure_skips_the_incomplete_message(server, make_chat):
