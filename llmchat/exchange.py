@@ -84,18 +84,6 @@ class Exchange:
             raise CancelledError("the stream was cancelled (chat.cancel()) while waiting to retry")
 
     def _run_tools(self: Any, message: Message) -> None:
-        """Run every tool call of ``message`` and add the results; a tool's own exception propagates."""
-        from llmchat.tools import ToolArgumentError
+        from llmchat.tool_loop import run_tools
 
-        for call in message.tool_calls.values():
-            self._fire("tool_call", call)
-            tool = self._tools.get(call.name)
-            if tool is None:
-                result = f"Error: there is no tool called {call.name!r}; available: {', '.join(self._tools) or 'none'}"
-            else:
-                try:
-                    result = tool.run(call.arguments)
-                except ToolArgumentError as exc:
-                    result = f"Error: {exc}"
-            self.messages.append(Message("tool", result, tool_call_id=call.id))
-            self._fire("tool_result", result)
+        run_tools(self, message)
