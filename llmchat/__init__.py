@@ -19,9 +19,25 @@ __version__ = "0.1.0"
 from llmchat.chat import Chat, chat  # noqa: E402
 from llmchat.config import configure  # noqa: E402
 from llmchat.errors import (  # noqa: E402
-    APIError, BadRequestError, CancelledError, ConfigurationError, ConnectionError, ContextLengthExceededError,
-    Error, ForbiddenError, NotFoundError, OverloadedError, PaymentRequiredError, RateLimitError, ServerError,
-    ServiceUnavailableError, StreamError, TimeoutError, ToolCallParseError, ToolLoopError, UnauthorizedError,
+    APIError,
+    BadRequestError,
+    CancelledError,
+    ConfigurationError,
+    ConnectionError,
+    ContextLengthExceededError,
+    Error,
+    ForbiddenError,
+    NotFoundError,
+    OverloadedError,
+    PaymentRequiredError,
+    RateLimitError,
+    ServerError,
+    ServiceUnavailableError,
+    StreamError,
+    TimeoutError,
+    ToolCallParseError,
+    ToolLoopError,
+    UnauthorizedError,
 )
 from llmchat.message import Chunk, Message, ToolCall  # noqa: E402
 
