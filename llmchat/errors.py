@@ -260,7 +260,8 @@ _BY_STATUS: dict[int, type[APIError]] = {
 
 # Error types named in bodies (Anthropic, OpenAI, Gemini, Mistral, ...), as the status they stand for.
 _STATUS_BY_TYPE: dict[str, int] = {
-    "invalid_request_error": 400, "invalid_argument": 400, "failed_precondition": 400, "bad_request": 400,
+    "invalid_request_error": 400, "invalid_argument": 400, "invalid_prompt": 400, "invalid_image": 400,
+    "image_too_large": 400, "failed_precondition": 400, "bad_request": 400,
     "authentication_error": 401, "unauthenticated": 401, "invalid_api_key": 401,
     "billing_error": 402, "insufficient_quota": 429, "payment_required": 402,
     "permission_error": 403, "permission_denied": 403, "forbidden": 403,
