@@ -293,7 +293,7 @@ def test_body_renders_the_conversation_as_input_items():
     body = protocol.body(Request("gpt-5-nano", history, [weather], temperature=0.2, max_tokens=300))
     assert protocol.path(Request("gpt-5-nano", history)) == "/responses"
     assert body == {
-        "model": "gpt-5-nano", "stream": True, "instructions": "Be terse.\n\nUse metric.",
+        "model": "gpt-5-nano", "stream": True, "store": False, "instructions": "Be terse.\n\nUse metric.",
         "input": [
             {"role": "user", "content": "Weather in Berlin and Paris?"},
             {"role": "assistant", "content": "Checking."},
@@ -343,7 +343,7 @@ def test_streamed_text_and_usage(server):
     assert reply.model_id == "gpt-5-nano" and chat.messages[-1] is reply
     request = server.requests[0]
     assert request.path == "/v1/responses" and request.headers["authorization"] == "Bearer k"
-    assert request.body == {"model": "gpt-5-nano", "input": [{"role": "user", "content": "Hi"}], "stream": True,
+    assert request.body == {"model": "gpt-5-nano", "input": [{"role": "user", "content": "Hi"}], "stream": True, "store": False,
                             "instructions": "Be nice."}
 
 
