@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -205,6 +206,11 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         """Bind without the reverse DNS lookup ``HTTPServer.server_bind`` does."""
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up between requests is normal (it stopped reading at the terminal event)."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def track(self, connection: socket.socket, add: bool) -> None:
         with self._lock:
