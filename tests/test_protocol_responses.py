@@ -343,8 +343,8 @@ def test_streamed_text_and_usage(server):
     assert reply.model_id == "gpt-5-nano" and chat.messages[-1] is reply
     request = server.requests[0]
     assert request.path == "/v1/responses" and request.headers["authorization"] == "Bearer k"
-    assert request.body == {"model": "gpt-5-nano", "input": [{"role": "user", "content": "Hi"}], "stream": True, "store": False,
-                            "instructions": "Be nice."}
+    assert request.body == {"model": "gpt-5-nano", "input": [{"role": "user", "content": "Hi"}], "stream": True,
+                            "store": False, "instructions": "Be nice."}
 
 
 def test_thinking_streams_before_the_answer(server):

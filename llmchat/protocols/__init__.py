@@ -122,7 +122,27 @@ def error_fields(data: Any) -> tuple[str | None, str]:
     candidates = [str(c) for c in candidates if c not in (None, "", "error") and not isinstance(c, int)]
     kind = next((c for c in candidates if c.lower() in _STATUS_BY_TYPE), candidates[0] if candidates else None)
     message = error.get("message") or data.get("message") or error.get("detail") or json.dumps(error)[:300]
-    return kind, str(message)
+    return kind, message if isinstance(message, str) else _detail_text(message)
+
+
+def _detail_text(value: Any) -> str:
+    """Pydantic validation details (Mistral's 422s), bare or in ``{"detail": ...}``, as one line of text.
+
+    >>> _detail_text({"detail": [{"type": "missing", "loc": ["body", "model"], "msg": "Field required", "input": {}}]})
+    'body.model: Field required'
+    """
+    if isinstance(value, dict) and "detail" in value:
+        value = value["detail"]
+    if not isinstance(value, list):
+        return str(value)[:300]
+    texts = []
+    for item in value:
+        if isinstance(item, dict) and "msg" in item:
+            where = ".".join(str(part) for part in item.get("loc") or ())
+            texts.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+        else:
+            texts.append(str(item))
+    return "; ".join(texts)[:300]
 
 
 def ended_early(name: str) -> StreamError:

@@ -68,6 +68,8 @@ def parse(events: Iterable[tuple[str, str]], thinking_fields: tuple[str, ...] = 
         if data == "[DONE]":
             return
         obj = loads(data)
+        if obj.get("error") or obj.get("object") == "error":   # OpenRouter puts it beside choices
+            raise _error_event(obj)
         choices = obj.get("choices")
         if choices:
             choice = choices[0]
@@ -86,8 +88,6 @@ def parse(events: Iterable[tuple[str, str]], thinking_fields: tuple[str, ...] = 
             if text or thinking or tool_calls or finish:
                 yield Chunk(text or None, thinking or None, tool_calls, None, None, None, finish)
                 finished = finished or finish is not None
-        elif "error" in obj:
-            raise _error_event(obj)
         usage = obj.get("usage")
         if usage:
             yield _usage_chunk(obj, usage)
@@ -126,5 +126,6 @@ def _usage_chunk(obj: dict[str, Any], usage: dict[str, Any]) -> Chunk:
 
 def _error_event(obj: dict[str, Any]):
     kind, message = error_fields(obj)
-    status = (obj.get("error") or {}).get("code") if isinstance(obj.get("error"), dict) else None
+    error = obj.get("error")
+    status = (error if isinstance(error, dict) else obj).get("code")
     return make_error(status if isinstance(status, int) else None, kind, message, body=obj)

@@ -46,23 +46,25 @@ class Provider:
     base_env: str | None = None                   # environment variable that overrides base_url
     auth: Callable[[str], dict[str, str]] = bearer
     headers: dict[str, str] = attrs.field(factory=dict)   # sent with every request
-    models: tuple[str, ...] = ()                  # model id prefixes this provider serves
+    models: tuple[str, ...] | Callable[[str], bool] = ()  # model id prefixes this provider serves, or a test
     parse_options: dict[str, Any] = attrs.field(factory=dict)  # provider quirks, handed to the protocol
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return self.auth(key) if key else {}
 
     def serves(self, model: str) -> bool:
+        if callable(self.models):
+            return self.models(model)
         return model.lower().startswith(self.models)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def names() -> tuple[str, ...]:
     """Every provider name, from the modules in this package."""
     return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get(name: str) -> Provider:
     """The provider called ``name``; a ConfigurationError listing the known ones otherwise."""
     if name not in names():
