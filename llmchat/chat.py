@@ -6,9 +6,9 @@ import threading
 from typing import Any, Callable, Iterator
 
 from llmchat import protocols, providers
-from llmchat.exchange import Exchange
 from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, settings
 from llmchat.errors import CancelledError, ConfigurationError
+from llmchat.exchange import Exchange
 from llmchat.message import Chunk, Message, ToolCall
 from llmchat.streaming import turn
 
