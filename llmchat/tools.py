@@ -23,6 +23,7 @@ import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
+from llmchat.errors import Error
 from llmchat.schema import Signature, coerce_arguments, parse_docstring, signature_schema, validate
 
 __all__ = ["FunctionTool", "Tool", "ToolArgumentError", "as_tool", "tool", "validate"]
@@ -91,12 +92,17 @@ def _to_text(value: object) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-class ToolArgumentError(ValueError):
+class ToolArgumentError(Error, ValueError):
     """The model called a tool with arguments that do not match its schema.
+
+    During ``ask`` this never reaches the caller: the problems go back to the model as the
+    tool's result, so that it can correct the call. :meth:`Tool.run` raises it when called directly.
 
     >>> err = ToolArgumentError("weather", ["missing required argument 'latitude'"])
     >>> str(err), err.tool_name, err.problems
     ("weather: missing required argument 'latitude'", 'weather', ["missing required argument 'latitude'"])
+    >>> isinstance(err, Error) and isinstance(err, ValueError)
+    True
     """
 
     def __init__(self, tool_name: str, problems: Sequence[str] | str) -> None:
