@@ -138,9 +138,12 @@ class Chat(Exchange):
         return self._register("end_message", callback)
 
     def on_tool_call(self, callback: Callable[[ToolCall], Any]) -> Chat:
+        """Call ``callback(call)`` before each tool runs (``call.arguments`` is the parsed dict)."""
         return self._register("tool_call", callback)
 
-    def on_tool_result(self, callback: Callable[[Any], Any]) -> Chat:
+    def on_tool_result(self, callback: Callable[[str], Any]) -> Chat:
+        """Call ``callback(text)`` after each tool runs, with the result text sent back to the model
+        (an error text for an unknown tool or arguments that do not fit its schema)."""
         return self._register("tool_result", callback)
 
     def _fire(self, event: str, *args: Any) -> None:
