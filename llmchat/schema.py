@@ -1,4 +1,4 @@
-"""JSON Schema generation from Python signatures, docstring parsing and light argument validation.
+"""JSON Schema generation from Python signatures and type hints.
 
 This module backs :mod:`llmchat.tools`; it only uses the standard library.
 
@@ -11,20 +11,20 @@ This module backs :mod:`llmchat.tools`; it only uses the standard library.
 >>> function_schema(f)
 {'type': 'object', 'properties': {'city': {'type': 'string', 'description': 'City name.'}, \
 'days': {'type': 'integer'}}, 'required': ['city']}
->>> validate({"days": "x"}, function_schema(f))
-["missing required argument 'city'", "argument 'days' must be integer, got string"]
 """
 
 from __future__ import annotations
 
 import enum
 import inspect
-import re
 import types
 import typing
 from collections import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from llmchat.docstrings import parse_docstring
+from llmchat.validation import _SCALAR_TYPES, coerce_arguments, json_type_name, validate
 
 __all__ = [
     "Signature",
@@ -39,12 +39,6 @@ __all__ = [
 
 _ARRAY_TYPES: tuple[type, ...] = (list, tuple, set, frozenset, abc.Collection, abc.Iterable)
 _OBJECT_TYPES: tuple[type, ...] = (dict, abc.Mapping)
-_SCALAR_TYPES: tuple[tuple[type, str], ...] = (
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "number"),
-    (str, "string"),
-)
 
 
 # --------------------------------------------------------------------------- type hints -> schema
@@ -220,208 +214,3 @@ def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
         raise
     except (TypeError, AttributeError):  # objects get_type_hints cannot inspect (partials, builtins...)
         return {}
-
-
-# --------------------------------------------------------------------------- docstrings
-
-_GOOGLE_HEADERS = {
-    "args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "other parameters",
-}  # fmt: skip
-_OTHER_HEADERS = {
-    "returns", "return", "yields", "yield", "raises", "raise", "examples", "example", "note", "notes",
-    "attributes", "todo", "see also", "warning", "warnings", "references",
-}  # fmt: skip
-_ENTRY = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:(?!\S)\s*(.*)$")
-_SPHINX = re.compile(r"^:(?:param|parameter|arg|argument|key|keyword)\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
-_NUMPY_ENTRY = re.compile(r"^\*{0,2}(\w+)\s*(?::.*)?$")
-
-
-def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """Split a docstring into its summary (first paragraph) and per-parameter descriptions.
-
-    Understands Google (``Args:``), Sphinx (``:param x:``) and numpy (``Parameters`` + dashes) styles.
-
-    >>> parse_docstring(":param city: The city.\\n")
-    ('', {'city': 'The city.'})
-    """
-    lines = inspect.cleandoc(doc or "").splitlines()
-    params: dict[str, str] = {}
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if _is_numpy_header(lines, i) and stripped.lower() in ("parameters", "other parameters"):
-            params.update(_numpy_params(lines, i + 2))
-        elif stripped.endswith(":") and stripped[:-1].strip().lower() in _GOOGLE_HEADERS:
-            params.update(_google_params(lines, i + 1))
-        elif match := _SPHINX.match(stripped):
-            params[match.group(1)] = _join([match.group(2), *_continuation(lines, i + 1, _indent(line))])
-    return _summary(lines), params
-
-
-def _summary(lines: list[str]) -> str:
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or stripped.startswith(":") or _is_header(lines, i):
-            break
-        out.append(stripped)
-    return " ".join(out)
-
-
-def _is_header(lines: list[str], i: int) -> bool:
-    stripped = lines[i].strip()
-    name = stripped[:-1].strip().lower() if stripped.endswith(":") else None
-    return _is_numpy_header(lines, i) or name in _GOOGLE_HEADERS or name in _OTHER_HEADERS
-
-
-def _is_numpy_header(lines: list[str], i: int) -> bool:
-    nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-    return bool(lines[i].strip()) and len(nxt) >= 3 and set(nxt) == {"-"}
-
-
-def _google_params(lines: list[str], start: int) -> dict[str, str]:
-    params: dict[str, list[str]] = {}
-    entry_indent: int | None = None
-    current: list[str] = []
-    for i in range(start, len(lines)):
-        line = lines[i]
-        if not line.strip() or _is_header(lines, i):
-            break
-        indent = _indent(line)
-        entry_indent = indent if entry_indent is None else entry_indent
-        if indent > entry_indent and current:
-            current.append(line.strip())
-            continue
-        match = _ENTRY.match(line.strip()) if indent == entry_indent else None
-        if match is None:
-            break
-        current = params[match.group(1)] = [match.group(2)]
-    return {name: _join(parts) for name, parts in params.items()}
-
-
-def _numpy_params(lines: list[str], start: int) -> dict[str, str]:
-    params: dict[str, str] = {}
-    i = start
-    while i < len(lines) and lines[i].strip() and not _is_numpy_header(lines, i):
-        match = _NUMPY_ENTRY.match(lines[i].strip())
-        body = _continuation(lines, i + 1, _indent(lines[i]))
-        if match:
-            params[match.group(1)] = _join(body)
-        i += 1 + len(body)
-    return params
-
-
-def _continuation(lines: list[str], start: int, indent: int) -> list[str]:
-    out: list[str] = []
-    for line in lines[start:]:
-        if not line.strip() or _indent(line) <= indent:
-            break
-        out.append(line.strip())
-    return out
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _join(parts: list[str]) -> str:
-    return " ".join(p for p in parts if p).strip()
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def json_type_name(value: object) -> str:
-    """Return the JSON type name of a Python value (``"integer"`` for 3, ``"null"`` for None...)."""
-    if value is None:
-        return "null"
-    for base, name in _SCALAR_TYPES:
-        if isinstance(value, base):
-            return name
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
-def _matches_type(value: object, expected: str) -> bool:
-    actual = json_type_name(value)
-    if expected == "number":
-        return actual in ("integer", "number")
-    if expected == "integer":
-        return actual == "integer" or (actual == "number" and float(value).is_integer())  # type: ignore[arg-type]
-    return actual == expected
-
-
-def validate(arguments: object, schema: Mapping[str, Any], *, allow_extra: bool | None = None) -> list[str]:
-    """Check tool-call ``arguments`` against an object ``schema``; return the problems (empty when fine).
-
-    Unknown names are rejected when ``allow_extra`` is False, or — when it is None — when the schema
-    has ``"additionalProperties": false``. A null value is accepted for any non-required property.
-
-    >>> validate({"n": True}, {"type": "object", "properties": {"n": {"type": "integer"}}})
-    ["argument 'n' must be integer, got boolean"]
-    """
-    if not isinstance(arguments, Mapping):
-        return [f"arguments must be an object, got {json_type_name(arguments)}"]
-    properties = schema.get("properties") or {}
-    required = list(schema.get("required") or [])
-    if allow_extra is None:
-        allow_extra = schema.get("additionalProperties", True) is not False
-    problems = [f"missing required argument {name!r}" for name in required if name not in arguments]
-    for name, value in arguments.items():
-        if name in properties:
-            if value is None and name not in required:
-                continue
-            problems.extend(_check(value, properties[name], f"argument {name!r}"))
-        elif not allow_extra:
-            problems.append(f"unexpected argument {name!r}")
-    return problems
-
-
-def _check(value: object, schema: Any, label: str, depth: int = 0) -> list[str]:
-    if not isinstance(schema, Mapping):
-        return []
-    branches = schema.get("anyOf") or schema.get("oneOf")
-    if isinstance(branches, list) and branches:
-        if any(not _check(value, branch, label, depth) for branch in branches):
-            return []
-        return [f"{label} does not match any allowed type, got {json_type_name(value)}"]
-    expected = schema.get("type")
-    kinds = expected if isinstance(expected, list) else [expected] if isinstance(expected, str) else []
-    if kinds and not any(_matches_type(value, kind) for kind in kinds):
-        return [f"{label} must be {' or '.join(kinds)}, got {json_type_name(value)}"]
-    allowed = schema.get("enum")
-    if isinstance(allowed, list) and not any(_same(value, a) for a in allowed):
-        return [f"{label} must be one of {allowed!r}, got {value!r}"]
-    items = schema.get("items")
-    if depth == 0 and isinstance(value, (list, tuple)) and isinstance(items, Mapping):
-        return [p for i, item in enumerate(value) for p in _check(item, items, f"{label} item {i}", 1)]
-    return []
-
-
-def _same(value: object, allowed: object) -> bool:
-    return value == allowed and isinstance(value, bool) == isinstance(allowed, bool)
-
-
-def coerce_arguments(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of validated ``arguments`` with integer-valued floats turned into ints where the
-    schema asks for an integer (top level and array items). Nothing else is converted.
-
-    >>> coerce_arguments({"n": 3.0}, {"type": "object", "properties": {"n": {"type": "integer"}}})
-    {'n': 3}
-    """
-    properties = schema.get("properties") or {}
-    return {name: _to_int(value, properties.get(name)) for name, value in arguments.items()}
-
-
-def _to_int(value: Any, schema: Any, depth: int = 0) -> Any:
-    if not isinstance(schema, Mapping):
-        return value
-    expected = schema.get("type")
-    kinds = expected if isinstance(expected, list) else [expected]
-    if isinstance(value, float) and "integer" in kinds and "number" not in kinds and value.is_integer():
-        return int(value)
-    if depth == 0 and isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [_to_int(item, schema["items"], 1) for item in value]
-    return value

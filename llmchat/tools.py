@@ -23,8 +23,10 @@ import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
+from llmchat.docstrings import parse_docstring
 from llmchat.errors import Error
-from llmchat.schema import Signature, coerce_arguments, parse_docstring, signature_schema, validate
+from llmchat.schema import Signature, signature_schema
+from llmchat.validation import coerce_arguments, validate
 
 __all__ = ["FunctionTool", "Tool", "ToolArgumentError", "as_tool", "tool", "validate"]
 
