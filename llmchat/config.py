@@ -10,7 +10,9 @@ from llmchat.errors import ConfigurationError
 
 __all__ = ["SECRET_HEADER", "Secret", "configure", "reveal", "settings"]
 
-SECRET_HEADER = re.compile(r"(authorization|api[-_]?key|token|secret|cookie|password)", re.I)
+# Header names whose values are masked in logs and errors (Authorization, X-Api-Key, X-Goog-Api-Key,
+# Ocp-Apim-Subscription-Key, X-Auth-Token, Cookie, ...): better one harmless header masked than a key shown.
+SECRET_HEADER = re.compile(r"(auth|key|token|secret|cookie|password|credential|signature)", re.I)
 
 DEFAULTS: dict[str, Any] = {
     "default_model": None,

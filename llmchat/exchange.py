@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from llmchat.config import reveal
@@ -11,6 +12,8 @@ from llmchat.message import Message
 from llmchat.protocols import Request
 
 __all__ = ["Exchange", "sendable"]
+
+CANCELLED = "the stream was cancelled (chat.cancel())"
 
 
 def sendable(messages: list[Message]) -> list[Message]:
@@ -49,39 +52,56 @@ class Exchange:
         return Request(self.model, sendable(self.messages), list(self._tools.values()), self._temperature,
                        self._max_tokens, self._params)
 
-    def _open(self: Any) -> Any:
+    def _deadline(self: Any) -> float | None:
+        """When the answer now starting must be complete (``total_timeout``, retries included), or None."""
+        total = self.option("total_timeout")
+        return time.monotonic() + total if total else None
+
+    def _open(self: Any, deadline: float | None = None) -> Any:
+        """Send the request and return the open stream; it is aborted at ``deadline`` (a monotonic time)."""
         from llmchat import transport
 
         if self._cancel.is_set():
-            raise CancelledError("the stream was cancelled (chat.cancel())")
+            raise CancelledError(CANCELLED)
+        timeout = self.option("request_timeout")
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._late()
+            timeout = min(timeout, left) if timeout else left   # the wait for the headers counts too
         request = self._request()
         headers = {**self._provider.headers, **self._provider.auth_headers(reveal(self._key) or ""),
                    **{k: reveal(v) for k, v in self._headers.items()}}
-        stream = transport.open_stream(
-            self._base_url + self._protocol.path(request), headers, self._protocol.body(request),
-            timeout=self.option("request_timeout"), connect_timeout=self.option("connect_timeout"),
-            read_error=self._protocol.error)
+        try:
+            stream = transport.open_stream(
+                self._base_url + self._protocol.path(request), headers, self._protocol.body(request),
+                timeout=timeout, connect_timeout=self.option("connect_timeout"), read_error=self._protocol.error)
+        except TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline - 0.01:
+                raise self._late() from None
+            raise
         self._stream = stream
-        total = self.option("total_timeout")
-        if total:
-            stream.timer = threading.Timer(total, stream.abort, (TimeoutError(
-                f"the response took longer than total_timeout={total} s"),))
+        if deadline is not None:
+            stream.timer = threading.Timer(max(0.0, deadline - time.monotonic()), stream.abort, (self._late(),))
             stream.timer.daemon = True
             stream.timer.start()
         if self._cancel.is_set():
-            stream.abort(CancelledError("the stream was cancelled (chat.cancel())"))
+            stream.abort(CancelledError(CANCELLED))
         return stream
 
-    def _close(self: Any, stream: Any) -> None:
+    def _late(self: Any) -> TimeoutError:
+        return TimeoutError(f"the response took longer than total_timeout={self.option('total_timeout')} s")
+
+    def _close(self: Any, stream: Any, reuse: bool = False) -> None:
         timer = getattr(stream, "timer", None)
         if timer is not None:
             timer.cancel()
         self._stream = None
-        stream.close()
+        stream.close(reuse)
 
     def _sleep(self: Any, seconds: float) -> None:
         if self._cancel.wait(seconds):
-            raise CancelledError("the stream was cancelled (chat.cancel()) while waiting to retry")
+            raise CancelledError(f"{CANCELLED} while waiting to retry")
 
     def _run_tools(self: Any, message: Message) -> None:
         from llmchat.tool_loop import run_tools

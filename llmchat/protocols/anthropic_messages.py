@@ -87,9 +87,9 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
             delta = obj.get("delta") or {}
             dtype = delta.get("type")
             if dtype == "text_delta":
-                yield Chunk(delta.get("text"))
+                yield Chunk(t if type(t := delta.get("text")) is str else None)
             elif dtype == "thinking_delta":
-                yield Chunk(thinking=delta.get("thinking"))
+                yield Chunk(thinking=t if type(t := delta.get("thinking")) is str else None)
             elif dtype == "input_json_delta":
                 entry = tools.get(obj.get("index"))
                 if entry is not None:
@@ -126,8 +126,8 @@ def _block_start(obj: dict[str, Any], tools: dict[int, list[str]]) -> Chunk | No
     if btype == "tool_use":
         entry = tools[obj.get("index")] = [block.get("id") or f"toolu_{obj.get('index')}", block.get("name"), ""]
         return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], "")})
-    if btype == "text" and block.get("text"):
+    if btype == "text" and block.get("text") and type(block["text"]) is str:
         return Chunk(block["text"])
-    if btype == "thinking" and block.get("thinking"):
+    if btype == "thinking" and block.get("thinking") and type(block["thinking"]) is str:
         return Chunk(thinking=block["thinking"])
     return None

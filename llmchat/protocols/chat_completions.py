@@ -77,7 +77,7 @@ def parse(events: Iterable[tuple[str, str]], thinking_fields: tuple[str, ...] = 
             text = delta.get("content")
             thinking = None
             for field in thinking_fields:
-                thinking = delta.get(field)
+                thinking = t if type(t := delta.get(field)) is str else None
                 if thinking:
                     break
             if text is not None and type(text) is not str:

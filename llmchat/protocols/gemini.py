@@ -164,7 +164,7 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
             candidate = candidates[0]
             for part in (candidate.get("content") or {}).get("parts") or ():
                 text = part.get("text")
-                if text:
+                if text and type(text) is str:
                     yield Chunk(thinking=text) if part.get("thought") else Chunk(text)
                 elif "functionCall" in part:
                     yield _call_chunk(part)

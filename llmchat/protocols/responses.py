@@ -78,7 +78,7 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
         kind = obj.get("type") or name
         if kind == "response.output_text.delta":
             seen[obj.get("item_id")] = "text"
-            yield Chunk(obj.get("delta"))
+            yield Chunk(t if type(t := obj.get("delta")) is str else None)
         elif kind in _THINKING:
             chunk = state.thinking(_THINKING[kind], obj)
             if chunk is not None:
@@ -115,7 +115,7 @@ class _State:
         if self.seen.setdefault(item, kind) != kind and kind == "summary":
             return None
         self.seen[item] = kind
-        return Chunk(thinking=obj.get("delta"))
+        return Chunk(thinking=t if type(t := obj.get("delta")) is str else None)
 
     def other(self, kind: str, obj: dict[str, Any]) -> Chunk | None:
         if kind == "response.output_item.added":
