@@ -22,12 +22,25 @@ import attrs
 
 from llmchat.errors import ConfigurationError
 
-__all__ = ["Provider", "for_model", "get", "names"]
+__all__ = ["Provider", "bearer", "for_model", "get", "key_header", "names"]
 
 
 def bearer(key: str) -> dict[str, str]:
     """``Authorization: Bearer KEY``: OpenAI and most compatible APIs."""
     return {"Authorization": f"Bearer {key}"}
+
+
+def key_header(name: str) -> Callable[[str], dict[str, str]]:
+    """The key sent as is in header ``name`` (``x-api-key``, ``x-goog-api-key``, ...).
+
+    >>> key_header("x-api-key")("k")
+    {'x-api-key': 'k'}
+    """
+
+    def auth(key: str) -> dict[str, str]:
+        return {name: key}
+
+    return auth
 
 
 @attrs.frozen

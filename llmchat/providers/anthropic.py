@@ -1,11 +1,6 @@
 """Anthropic: https://docs.anthropic.com/en/api/messages-streaming"""
 
-from llmchat.providers import Provider
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"x-api-key": key}
-
+from llmchat.providers import Provider, key_header
 
 PROVIDER = Provider(
     name="anthropic",
@@ -13,7 +8,7 @@ PROVIDER = Provider(
     protocol="anthropic_messages",
     key_env="ANTHROPIC_API_KEY",
     base_env="ANTHROPIC_API_BASE",
-    auth=_auth,
+    auth=key_header("x-api-key"),
     headers={"anthropic-version": "2023-06-01"},
     models=("claude-",),
 )

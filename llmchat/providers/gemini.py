@@ -1,11 +1,6 @@
 """Google Gemini API: https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent"""
 
-from llmchat.providers import Provider
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"x-goog-api-key": key}
-
+from llmchat.providers import Provider, key_header
 
 PROVIDER = Provider(
     name="gemini",
@@ -13,6 +8,6 @@ PROVIDER = Provider(
     protocol="gemini",
     key_env="GEMINI_API_KEY",
     base_env="GEMINI_API_BASE",
-    auth=_auth,
+    auth=key_header("x-goog-api-key"),
     models=("gemini-", "gemma-"),
 )
