@@ -15,7 +15,16 @@ import random
 import time
 from typing import TYPE_CHECKING, Iterator
 
-from llmchat.errors import ConnectionError, Error, RateLimitError, ServerError, StreamError, TimeoutError, ToolLoopError
+from llmchat.errors import (
+    CancelledError,
+    ConnectionError,
+    Error,
+    RateLimitError,
+    ServerError,
+    StreamError,
+    TimeoutError,
+    ToolLoopError,
+)
 from llmchat.message import Chunk, Message, parse_arguments
 
 if TYPE_CHECKING:
@@ -129,6 +138,8 @@ def _finish(message: Message) -> None:
 
 def _fail(message: Message, exc: BaseException) -> None:
     message.status = "incomplete"
+    if isinstance(exc, GeneratorExit):      # the caller stopped iterating chat.stream(): say so, in our terms
+        exc = CancelledError("the caller stopped reading the stream before it ended")
     message.error = exc
     if isinstance(exc, Error):
         exc.partial = message.content or ""

@@ -126,3 +126,21 @@ def test_the_stream_ends_at_the_terminal_event_not_at_eof(server, make_chat, pro
     server.queue(Reply(text=["done"], stall_after=None, close_delimited=True, trailing_stall=10.0))
     chat = make_chat(protocol)
     assert chat.ask("x").content == "done"
+
+
+def test_abandoning_the_iterator_keeps_the_partial_and_closes_the_connection(server, make_chat, protocol):
+    server.queue(Reply(text=["a", "b", "c", "d"], delay=0.05), Reply(text="next"))
+    chat = make_chat(protocol)
+    ended = []
+    chat.on_end_message(ended.append)
+    chunks = chat.stream("x")
+    for chunk in chunks:
+        if chunk.content == "b":
+            break
+    chunks.close()
+    message = chat.messages[-1]
+    assert (message.content, message.status, ended) == ("ab", "incomplete", [message])
+    assert isinstance(message.error, llmchat.CancelledError)
+    assert server.wait_for(1)[0].client_closed
+    assert chat.ask("again").content == "next"
+    assert [m.role for m in chat.messages] == ["user", "assistant", "user", "assistant"]
