@@ -77,10 +77,7 @@ class Stream:
         if log.isEnabledFor(logging.DEBUG):     # once per stream: the hot path pays nothing otherwise
             source = _logged(source)
         try:
-            for event in source:
-                if self.aborted is not None:
-                    break
-                yield event
+            yield from source       # after abort() the spine stops at the next chunk; the read ends at the shut socket
         except Error:
             if self.aborted is None:
                 raise
