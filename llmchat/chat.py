@@ -48,6 +48,8 @@ class Chat(Exchange):
             "new_message": [], "end_message": [], "tool_call": [], "tool_result": []}
         self._explicit = {"provider": provider, "protocol": protocol, "base_url": base_url,
                           "api_key": Secret(api_key) if isinstance(api_key, str) else api_key}
+        self._listeners: list[Callable[[Any], Any]] = []
+        self.id: Any = None     # set by a store for a persisted chat
         self._cancel = threading.Event()
         self._stream: Any = None
         self._reply: Message | None = None
@@ -92,7 +94,12 @@ class Chat(Exchange):
         if not append:
             self.messages[:] = [m for m in self.messages if m.role != "system"]
         position = sum(1 for m in self.messages if m.role == "system")
-        self.messages.insert(position, Message("system", text))
+        message = Message("system", text)
+        self.messages.insert(position, message)
+        if self._listeners:
+            from llmchat.events import MessageAdded
+
+            self._emit(MessageAdded(message, position))
         return self
 
     def with_temperature(self, temperature: float) -> Chat:
@@ -150,10 +157,27 @@ class Chat(Exchange):
         for callback in self._callbacks[event]:
             callback(*args)
 
+    def add_listener(self, listener: Callable[[Any], Any]) -> Chat:
+        """Call ``listener(event)`` with every :mod:`llmchat.events` value of this chat (for sinks: stores, SSE)."""
+        self._listeners.append(listener)
+        return self
+
+    def remove_listener(self, listener: Callable[[Any], Any]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, event: Any) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
     # ------------------------------------------------------------------ asking
     def add_message(self, role: str | Message, content: str | None = None, **fields: Any) -> Message:
         message = role if isinstance(role, Message) else Message(role, content, **fields)
         self.messages.append(message)
+        if self._listeners:
+            from llmchat.events import MessageAdded
+
+            self._emit(MessageAdded(message, len(self.messages) - 1))
         return message
 
     def ask(self, prompt: str, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:

@@ -42,10 +42,18 @@ class Exchange:
         message = Message("assistant", model_id=self.model, status="incomplete")
         self.messages.append(message)
         self._reply = message
+        if self._listeners:
+            from llmchat.events import MessageStarted
+
+            self._emit(MessageStarted(message))
         self._fire("new_message")
         return message
 
     def _end_message(self: Any, message: Message) -> None:
+        if self._listeners:
+            from llmchat.events import MessageEnded
+
+            self._emit(MessageEnded(message))
         self._fire("end_message", message)
 
     def _request(self: Any) -> Request:

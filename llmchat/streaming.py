@@ -25,6 +25,7 @@ from llmchat.errors import (
     TimeoutError,
     ToolLoopError,
 )
+from llmchat.events import ChunkReceived
 from llmchat.message import Chunk, Message, parse_arguments
 
 if TYPE_CHECKING:
@@ -43,9 +44,12 @@ def turn(chat: Chat) -> Iterator[Chunk]:
     rounds = chat.option("max_tool_rounds")
     for done in itertools.count():
         message = chat._begin_message()
+        emit = chat._emit if chat._listeners else None
         try:
             for chunk in _attempts(chat, message):
                 message.add(chunk)
+                if emit is not None:
+                    emit(ChunkReceived(message, chunk))
                 yield chunk
             _finish(message)
         except BaseException as exc:

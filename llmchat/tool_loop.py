@@ -42,7 +42,7 @@ def run_tools(chat: Any, message: Message) -> None:
     for call in message.tool_calls.values():
         chat._fire("tool_call", call)
         result = tool_result(chat._tools, call)
-        chat.messages.append(Message("tool", result, tool_call_id=call.id))
+        chat.add_message(Message("tool", result, tool_call_id=call.id))
         chat._fire("tool_result", result)
 
 
