@@ -62,10 +62,13 @@ class Chat(Exchange):
             raise ConfigurationError("no model: pass model=..., or llmchat.configure(default_model=...)")
         given = self._explicit
         provider = providers.get(given["provider"]) if given["provider"] else providers.for_model(model)
-        self._protocol = protocols.get(given["protocol"] or provider.protocol)
-        base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env) or provider.base_url
+        protocol = given["protocol"] or (provider.choose(model) if provider.choose else provider.protocol)
+        self._protocol = protocols.get(protocol)
+        base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env)
+        if not base:
+            base = provider.locate(model, protocol) if provider.locate else provider.base_url
         key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
-        if provider.key_env and not key:
+        if provider.key_env and not key and provider.key_required:
             raise ConfigurationError(
                 f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Provider settings: "{provider}_api_key" and "{provider}_api_base" for every provider name.
 _PROVIDER_SUFFIXES = ("_api_key", "_api_base")
+_SECRET_SUFFIXES = ("_api_key", "_token", "_secret_access_key")   # kept as Secret values
 
 _settings: dict[str, Any] = {}
 
@@ -80,7 +81,10 @@ def _check_name(name: str) -> None:
     for suffix in _PROVIDER_SUFFIXES:
         if name.endswith(suffix) and name[: -len(suffix)] in providers.names():
             return
-    known = sorted(DEFAULTS) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES]
+    extra = [f"{p}_{s}" for p in providers.names() for s in providers.get(p).settings]   # azure_api_version...
+    if name in extra:
+        return
+    known = sorted(DEFAULTS) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES] + extra
     raise ConfigurationError(f"unknown setting {name!r}; known settings: {', '.join(known)}")
 
 
@@ -98,7 +102,7 @@ def configure(**values: Any) -> None:
         if value is None:
             _settings.pop(name, None)
         else:
-            _settings[name] = Secret(value) if name.endswith("_api_key") and isinstance(value, str) else value
+            _settings[name] = Secret(value) if name.endswith(_SECRET_SUFFIXES) and isinstance(value, str) else value
 
 
 def settings(name: str, env: str | None = None) -> Any:
@@ -107,5 +111,5 @@ def settings(name: str, env: str | None = None) -> Any:
         return _settings[name]
     if env and os.environ.get(env):
         value = os.environ[env]
-        return Secret(value) if name.endswith("_api_key") else value
+        return Secret(value) if name.endswith(_SECRET_SUFFIXES) else value
     return DEFAULTS.get(name)

@@ -6,7 +6,8 @@
     ├── ConfigurationError                  (also ValueError)  bad or missing settings, before any request
     ├── APIError                            the provider said no: an HTTP status or an error event in a stream
     │   ├── BadRequestError          400    (also ValueError)
-    │   │   └── ContextLengthExceededError  the conversation is too long for the model
+    │   │   ├── ContextLengthExceededError  the conversation is too long for the model
+    │   │   └── ContentFilterError          a content filter refused the request (or left no answer)
     │   ├── UnauthorizedError        401
     │   ├── PaymentRequiredError     402
     │   ├── ForbiddenError           403
@@ -45,6 +46,7 @@ __all__ = [
     "CancelledError",
     "ConfigurationError",
     "ConnectionError",
+    "ContentFilterError",
     "ContextLengthExceededError",
     "Error",
     "ForbiddenError",
@@ -131,6 +133,16 @@ class ContextLengthExceededError(BadRequestError):
     """The conversation no longer fits the model's context window.
 
     >>> issubclass(ContextLengthExceededError, BadRequestError)
+    True
+    """
+
+
+class ContentFilterError(BadRequestError):
+    """A provider's content filter refused the prompt (Azure's 400 ``content_filter``), or ended the
+    answer before any content; an answer cut after some content returns normally instead, with
+    ``message.content_filtered`` true.
+
+    >>> issubclass(ContentFilterError, BadRequestError)
     True
     """
 
@@ -253,8 +265,8 @@ class CancelledError(Error):
 
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError, 401: UnauthorizedError, 402: PaymentRequiredError, 403: ForbiddenError,
-    404: NotFoundError, 413: BadRequestError, 422: BadRequestError, 429: RateLimitError,
-    500: ServerError, 502: ServiceUnavailableError, 503: ServiceUnavailableError,
+    404: NotFoundError, 408: ServerError, 413: BadRequestError, 422: BadRequestError, 424: ServerError,
+    429: RateLimitError, 498: UnauthorizedError, 500: ServerError, 502: ServiceUnavailableError, 503: ServiceUnavailableError,
     504: ServiceUnavailableError, 529: OverloadedError,
 }
 
@@ -271,10 +283,18 @@ _STATUS_BY_TYPE: dict[str, int] = {
     "api_error": 500, "server_error": 500, "internal": 500, "internal_error": 500, "unknown": 500,
     "unavailable": 503, "service_unavailable": 503, "timeout_error": 504, "deadline_exceeded": 504,
     "overloaded_error": 529, "server_is_overloaded": 529, "overloaded": 529,
+    "content_filter": 400, "responsibleaipolicyviolation": 400,
+    # AWS (Bedrock): exception names, in stream frames and in X-Amzn-Errortype
+    "throttlingexception": 429, "modelnotreadyexception": 429, "serviceunavailableexception": 503,
+    "internalserverexception": 500, "modelstreamerrorexception": 500, "modelerrorexception": 500,
+    "modeltimeoutexception": 504, "validationexception": 400, "accessdeniedexception": 403,
+    "unrecognizedclientexception": 401, "resourcenotfoundexception": 404,
 }
+_FILTER_KINDS = ("content_filter", "responsibleaipolicyviolation")
 
 _CONTEXT_HINTS = ("context_length_exceeded", "context length", "context window", "prompt is too long",
-                  "maximum context", "too many tokens", "input token count", "string_above_max_length")
+                  "maximum context", "too many tokens", "input token count", "string_above_max_length",
+                  "input tokens exceeded", "input is too long")
 
 
 def error_class(status: int | None = None, kind: str | None = None, message: str = "") -> type[Error]:
@@ -298,6 +318,8 @@ def error_class(status: int | None = None, kind: str | None = None, message: str
     if cls is None:
         cls = ServerError if status and status >= 500 else APIError
     lowered = f"{kind or ''} {message}".lower()
+    if issubclass(cls, BadRequestError) and (kind or "").lower() in _FILTER_KINDS:
+        return ContentFilterError
     if cls in (BadRequestError, APIError) and any(hint in lowered for hint in _CONTEXT_HINTS):
         return ContextLengthExceededError
     if cls is ServiceUnavailableError and "overloaded" in lowered:

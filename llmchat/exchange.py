@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from llmchat.config import reveal
 from llmchat.errors import CancelledError, TimeoutError
 from llmchat.message import Message
 from llmchat.protocols import Request
+from llmchat.providers import Target
 
 __all__ = ["Exchange", "sendable"]
 
@@ -77,13 +79,19 @@ class Exchange:
             if left <= 0:
                 raise self._late()
             timeout = min(timeout, left) if timeout else left   # the wait for the headers counts too
-        request = self._request()
-        headers = {**self._provider.headers, **self._provider.auth_headers(reveal(self._key) or ""),
+        request, provider, protocol = self._request(), self._provider, self._protocol
+        target = Target(self._base_url, protocol.path(request), protocol.body(request), self.protocol, self.model)
+        if provider.prepare is not None:
+            target = provider.prepare(target)
+        key = reveal(self._key) or ""
+        headers = {**provider.headers, **provider.auth_headers(key),
                    **{k: reveal(v) for k, v in self._headers.items()}}
+        sign = functools.partial(provider.sign, key) if provider.sign is not None else None
         try:
             stream = transport.open_stream(
-                self._base_url + self._protocol.path(request), headers, self._protocol.body(request),
-                timeout=timeout, connect_timeout=self.option("connect_timeout"), read_error=self._protocol.error)
+                target.url, headers, target.body, timeout=timeout, connect_timeout=self.option("connect_timeout"),
+                read_error=protocol.error, framing=getattr(protocol, "frames", None),
+                accept=getattr(protocol, "ACCEPT", None), sign=sign)
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline - 0.01:
                 raise self._late() from None

@@ -116,6 +116,16 @@ class Message:
                 setattr(self, name, value)
 
     @property
+    def content_filtered(self) -> bool:
+        """True when a provider's content filter ended this answer (its ``finish_reason`` says so:
+        Azure ``content_filter``, Bedrock ``guardrail_intervened``/``content_filtered``, Gemini ``SAFETY``...).
+
+        >>> Message("assistant", "Once", finish_reason="content_filter").content_filtered
+        True
+        """
+        return self.finish_reason in FILTER_REASONS
+
+    @property
     def complete(self) -> bool:
         """True unless the message ended early (an error, a cancel)."""
         return self.status == "complete"
@@ -153,6 +163,11 @@ class Message:
             shown.append(f"status={self.status!r}")
         return f"Message({', '.join(shown)})"
 
+
+# finish_reason values that mean a content filter (not the model) ended the answer, in every provider's words.
+FILTER_REASONS = frozenset((
+    "content_filter", "guardrail_intervened", "content_filtered", "SAFETY", "RECITATION", "BLOCKLIST",
+    "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "refusal"))
 
 _FIELDS = ("role", "content", "tool_call_id", "thinking", "model_id", "input_tokens", "output_tokens",
            "reasoning_tokens", "finish_reason", "status", "thinking_signature")

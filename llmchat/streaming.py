@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 from llmchat.errors import (
     CancelledError,
     ConnectionError,
+    ContentFilterError,
     Error,
     RateLimitError,
     ServerError,
@@ -132,6 +133,9 @@ def _retryable(exc: Error) -> bool:
 
 
 def _finish(message: Message) -> None:
+    if message.content_filtered and not message.content and not message.tool_calls:
+        raise ContentFilterError(f"a content filter ended the answer before any content "
+                                 f"(finish_reason {message.finish_reason!r})")
     if message.tool_calls:
         for call in message.tool_calls.values():      # garbage from the wire must not reach the tools
             if type(call.id) is not str or type(call.name) is not str or not isinstance(call.arguments, (str, dict)):

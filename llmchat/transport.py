@@ -58,9 +58,11 @@ def _session() -> requests.Session:
 class Stream:
     """One open streaming response; :meth:`events` yields its events, :meth:`abort` stops it from any thread."""
 
-    def __init__(self, response: requests.Response, timeout: float | None = None) -> None:
+    def __init__(self, response: requests.Response, timeout: float | None = None,
+                 framing: Callable[[Iterable[bytes]], Iterator[tuple[str, str]]] | None = None) -> None:
         self.response = response
         self.timeout = timeout
+        self.framing = framing or frames    # the protocol's choice: SSE unless it names another
         self.aborted: Error | None = None
         self._chunks: Iterator[bytes] | None = None    # the chunked-body reader, to finish the body at the end
         self._events: Iterator[tuple[str, str]] | None = None
@@ -73,7 +75,7 @@ class Stream:
         return self._events
 
     def _read(self) -> Iterator[tuple[str, str]]:
-        source = frames(self._blocks())
+        source = self.framing(self._blocks())
         if log.isEnabledFor(logging.DEBUG):     # once per stream: the hot path pays nothing otherwise
             source = _logged(source)
         try:
@@ -166,14 +168,24 @@ def _socket_of(response: requests.Response) -> socket.socket | None:
 
 
 def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, timeout: float,
-                connect_timeout: float, read_error: Callable[[str], tuple[str | None, str]]) -> Stream:
-    """POST ``body`` and return the open event stream, or raise the typed error of a failed request."""
-    all_headers = {"Content-Type": "application/json", "Accept": "text/event-stream",
+                connect_timeout: float, read_error: Callable[[str], tuple[str | None, str]],
+                framing: Callable[[Iterable[bytes]], Iterator[tuple[str, str]]] | None = None,
+                accept: str | None = None, sign: Callable[..., dict[str, str]] | None = None) -> Stream:
+    """POST ``body`` and return the open event stream, or raise the typed error of a failed request.
+
+    ``framing`` turns the body's byte blocks into ``(event, data)`` pairs (default: SSE) and ``accept``
+    is its media type; ``sign(method, url, headers, body bytes)`` returns headers computed over the
+    exact request (a signature, a fresh token), called once per request.
+    """
+    all_headers = {"Content-Type": "application/json", "Accept": accept or "text/event-stream",
                    "Accept-Encoding": "identity", "User-Agent": f"llmchat/{__version__}", **headers}
     try:
         data = json.dumps(body, ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"the request body cannot be sent as JSON ({exc}); check with_params()") from None
+    if sign is not None:
+        url = _prepared_url(url)
+        all_headers.update(sign("POST", url, all_headers, data))
     if log.isEnabledFor(logging.DEBUG):
         log.debug("POST %s %s (%d bytes)", url, _redacted(all_headers), len(data))
     try:
@@ -189,7 +201,17 @@ def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, time
     ctype = response.headers.get("content-type", "")
     if "json" in ctype and "event-stream" not in ctype:
         raise _unexpected_json(response, read_error)
-    return Stream(response, timeout)
+    return Stream(response, timeout, framing)
+
+
+def _prepared_url(url: str) -> str:
+    """The URL exactly as requests will send it (``<``, ``>`` percent-encoded...): what a signature covers."""
+    prepared = requests.models.PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+    except requests.RequestException as exc:
+        raise ConfigurationError(f"invalid URL {url!r}: {exc}") from None
+    return prepared.url or url
 
 
 def _bad_header(headers: dict[str, str]) -> str:
@@ -216,6 +238,7 @@ def _http_error(response: requests.Response, read_error: Callable[[str], tuple[s
     except Error as exc:
         text = f"(error body unreadable: {exc})"
     kind, message = read_error(text) if text.strip() else (None, response.reason or "")
+    kind = kind or response.headers.get("x-amzn-errortype", "").split(":")[0] or None   # AWS names it here
     message = message or response.reason or f"HTTP {response.status_code}"
     return make_error(response.status_code, kind, f"{message} (HTTP {response.status_code})",
                       retry_after=retry_after(response.headers, resets=response.status_code == 429), body=text)

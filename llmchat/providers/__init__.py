@@ -22,7 +22,7 @@ import attrs
 
 from llmchat.errors import ConfigurationError
 
-__all__ = ["Provider", "bearer", "for_model", "get", "key_header", "names"]
+__all__ = ["Provider", "Target", "bearer", "for_model", "get", "join_url", "key_header", "names"]
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -44,6 +44,37 @@ def key_header(name: str) -> Callable[[str], dict[str, str]]:
 
 
 @attrs.frozen
+class Target:
+    """One request about to be sent, before a provider's ``prepare`` hook adjusts it.
+
+    >>> Target("https://x/openai/v1", "/chat/completions", {}, "chat_completions", "gpt-4o").url
+    'https://x/openai/v1/chat/completions'
+    """
+
+    base: str
+    path: str
+    body: dict[str, Any]
+    protocol: str
+    model: str
+
+    @property
+    def url(self) -> str:
+        return join_url(self.base, self.path)
+
+
+def join_url(base: str, path: str) -> str:
+    """``base + path``, the query of each kept (a base may carry one: Azure's ``?api-version=``).
+
+    >>> join_url("https://h/models?api-version=1", "/chat/completions?x=2")
+    'https://h/models/chat/completions?x=2&api-version=1'
+    """
+    base_path, _, base_query = base.partition("?")
+    path_path, _, path_query = path.partition("?")
+    query = "&".join(q for q in (path_query, base_query) if q)
+    return base_path.rstrip("/") + path_path + (f"?{query}" if query else "")
+
+
+@attrs.frozen
 class Provider:
     """Where one provider lives and how it authenticates.
 
@@ -61,6 +92,19 @@ class Provider:
     headers: dict[str, str] = attrs.field(factory=dict)   # sent with every request
     models: tuple[str, ...] | Callable[[str], bool] = ()  # model id prefixes this provider serves, or a test
     parse_options: dict[str, Any] = attrs.field(factory=dict)  # provider quirks, handed to the protocol
+    # Cloud providers: the hooks below are None/empty for a plain "base URL + key" provider.
+    key_required: bool = True                     # False: without a key, ``sign`` finds platform credentials
+    settings: dict[str, str | None] = attrs.field(factory=dict)  # extra setting suffix -> env var
+    choose: Callable[[str], str] | None = None    # model -> protocol, when no protocol= is given
+    locate: Callable[[str, str], str] | None = None  # (model, protocol) -> base URL, when none is set
+    prepare: Callable[[Target], Target] | None = None  # adjust path/body/base just before sending
+    sign: Callable[..., dict[str, str]] | None = None  # (key, method, url, headers, body bytes) -> headers
+
+    def setting(self, suffix: str) -> Any:
+        """This provider's setting ``{name}_{suffix}``: configured, else its environment variable."""
+        from llmchat.config import settings
+
+        return settings(f"{self.name}_{suffix}", self.settings.get(suffix))
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return self.auth(key) if key else {}
