@@ -34,7 +34,7 @@ from llmchat.message import Message
 
 __all__ = ["NAMES", "Request", "get", "loads", "read_error"]
 
-NAMES = ("anthropic_messages", "chat_completions", "gemini", "responses")
+NAMES = ("anthropic_messages", "chat_completions", "cohere", "converse", "gemini", "responses")
 
 
 @attrs.frozen

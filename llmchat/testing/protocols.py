@@ -8,15 +8,17 @@ from typing import Any
 
 from llmchat.testing.render import Context, Wire
 from llmchat.testing.wire_anthropic import AnthropicMessages
+from llmchat.testing.wire_cohere import Cohere
 from llmchat.testing.wire_gemini import Gemini
 from llmchat.testing.wire_openai import ChatCompletions, Responses
 
 WIRES: dict[str, Wire] = {
-    wire.name: wire for wire in (ChatCompletions(), Responses(), AnthropicMessages(), Gemini())
+    wire.name: wire for wire in (ChatCompletions(), Responses(), AnthropicMessages(), Gemini(), Cohere())
 }
 
 # The base_url a client is given, relative to the server root.
-BASE_PATHS = {"chat_completions": "/v1", "responses": "/v1", "anthropic_messages": "", "gemini": "/v1beta"}
+BASE_PATHS = {"chat_completions": "/v1", "responses": "/v1", "anthropic_messages": "", "gemini": "/v1beta",
+              "cohere": ""}
 
 DEFAULT_MODEL = "test-model"
 _GEMINI_MODEL = re.compile(r"/models/([^/:]+):")
@@ -24,6 +26,8 @@ _GEMINI_MODEL = re.compile(r"/models/([^/:]+):")
 
 def detect(path: str) -> str | None:
     """The protocol a request path (without query) belongs to, or None."""
+    if path.endswith("/v2/chat"):
+        return "cohere"
     if path.endswith("/chat/completions"):
         return "chat_completions"
     if path.endswith("/responses"):
