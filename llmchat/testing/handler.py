@@ -108,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         elif not is_streaming(request.protocol, request.path, request.body):
             self._send_body(Reply(status=400), wire.error_body(400, STREAMS_ONLY))
         else:
-            ctx = context(request.protocol, request.path, request.body, reply.model, owner.next_id)
+            ctx = context(request.protocol, request.path, request.body, reply.model, owner.next_id, request.query)
             self._send_stream(reply, render(wire, reply, ctx))
 
     def _start(self, reply: Reply, content_type: str, length: int | None) -> Writer:

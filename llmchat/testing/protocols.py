@@ -56,11 +56,12 @@ def request_model(protocol: str, path: str, body: Any) -> str:
 
 
 def context(protocol: str, path: str, body: Any, model: str | None,
-            next_id: Callable[[str], str]) -> Context:
+            next_id: Callable[[str], str], query: dict[str, str] | None = None) -> Context:
     """The rendering context of a request (``model`` overrides the request's model)."""
     include_usage = True
     if protocol == "chat_completions":
         options = body.get("stream_options") if isinstance(body, dict) else None
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    azure = "api-version" in (query or {}) or "/openai/deployments/" in path
     return Context(model=model or request_model(protocol, path, body), include_usage=include_usage,
-                   next_id=next_id)
+                   next_id=next_id, azure=azure)

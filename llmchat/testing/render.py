@@ -33,6 +33,7 @@ class Context:
     model: str
     include_usage: bool = True
     next_id: Callable[[str], str] = lambda prefix: prefix + "1"
+    azure: bool = False     # an Azure-shaped request (``api-version`` or an Azure path): Azure's stream quirks
 
 
 @attrs.frozen

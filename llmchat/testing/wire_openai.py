@@ -12,6 +12,17 @@ CREATED = 1700000000
 FINAL_EVENTS = {"incomplete": "response.incomplete", "failed": "response.failed"}
 
 
+def content_filter_body(message: str | None = None) -> dict[str, Any]:
+    """Azure OpenAI's 400 for a prompt its content filter refuses (send it as ``Reply(status=400, body=...)``)."""
+    severity = {"filtered": False, "severity": "safe"}
+    return {"error": {"message": message or "The response was filtered due to the prompt triggering Azure "
+                      "OpenAI's content management policy.", "type": None, "param": "prompt",
+                      "code": "content_filter", "status": 400, "innererror": {
+                          "code": "ResponsibleAIPolicyViolation", "content_filter_result": {
+                              "hate": severity, "self_harm": severity, "sexual": severity,
+                              "violence": {"filtered": True, "severity": "high"}}}}}
+
+
 def openai_error_body(status: int, message: str | None = None) -> dict[str, Any]:
     """``{"error": {"message", "type", "param", "code"}}`` as OpenAI sends it."""
     kind = kind_for_status(status)
@@ -26,6 +37,9 @@ class ChatCompletions(Wire):
 
     def build(self, reply: Reply, ctx: Context) -> list[Ev | int]:
         steps: list[Ev | int] = [self._chunk(ctx, {"role": "assistant", "content": ""})]
+        if ctx.azure:   # Azure: first a chunk with no choices and the prompt's filter results
+            steps.insert(0, Ev({"choices": [], "created": 0, "id": "", "model": "", "object": "",
+                                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}))
         steps += [self._chunk(ctx, {"reasoning_content": piece}) for piece in reply.thinking]
         steps += checkpointed([self._chunk(ctx, {"content": piece}) for piece in reply.text])
         for index, call in enumerate(reply.tool_calls):
@@ -59,7 +73,11 @@ class ChatCompletions(Wire):
                 "model": ctx.model}
 
     def _chunk(self, ctx: Context, delta: dict[str, Any], finish: str | None = None) -> Ev:
-        return Ev({**self._head(ctx), "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        if ctx.azure:
+            choice["content_filter_results"] = (
+                {"violence": {"filtered": True, "severity": "high"}} if finish == "content_filter" else {})
+        return Ev({**self._head(ctx), "choices": [choice]})
 
     @staticmethod
     def _usage(reply: Reply) -> dict[str, Any]:
