@@ -64,10 +64,10 @@ class Chat(Exchange):
         provider = providers.get(given["provider"]) if given["provider"] else providers.for_model(model)
         protocol = given["protocol"] or (provider.choose(model) if provider.choose else provider.protocol)
         self._protocol = protocols.get(protocol)
+        key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
         base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env)
         if not base:
-            base = provider.locate(model, protocol) if provider.locate else provider.base_url
-        key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
+            base = provider.locate(model, protocol, key) if provider.locate else provider.base_url
         if provider.key_env and not key and provider.key_required:
             raise ConfigurationError(
                 f"no API key for {provider.name}: set the {provider.key_env} environment variable, "

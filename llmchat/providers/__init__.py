@@ -96,7 +96,7 @@ class Provider:
     key_required: bool = True                     # False: without a key, ``sign`` finds platform credentials
     settings: dict[str, str | None] = attrs.field(factory=dict)  # extra setting suffix -> env var
     choose: Callable[[str], str] | None = None    # model -> protocol, when no protocol= is given
-    locate: Callable[[str, str], str] | None = None  # (model, protocol) -> base URL, when none is set
+    locate: Callable[[str, str, Any], str] | None = None  # (model, protocol, key) -> base URL, when none is set
     prepare: Callable[[Target], Target] | None = None  # adjust path/body/base just before sending
     sign: Callable[..., dict[str, str]] | None = None  # (key, method, url, headers, body bytes) -> headers
 

@@ -82,7 +82,7 @@ def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) 
     return {"Authorization": f"Bearer {reveal(token)}"}
 
 
-def _locate(model: str, protocol: str) -> str:
+def _locate(model: str, protocol: str, key: Any) -> str:
     base = os.environ.get("AZURE_OPENAI_ENDPOINT")
     if not base:
         raise ConfigurationError("no endpoint for azure: set AZURE_API_BASE (https://RESOURCE.openai.azure.com/"

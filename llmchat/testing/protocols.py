@@ -32,8 +32,8 @@ def detect(path: str) -> str | None:
         return "chat_completions"
     if path.endswith("/responses"):
         return "responses"
-    if path.endswith("/messages"):
-        return "anthropic_messages"
+    if path.endswith("/messages") or path.endswith(":streamRawPredict") or path.endswith(":rawPredict"):
+        return "anthropic_messages"     # also Claude on Vertex AI
     if ":streamGenerateContent" in path or ":generateContent" in path:
         return "gemini"
     return None
@@ -48,7 +48,7 @@ def is_streaming(protocol: str, path: str, body: Any) -> bool:
 
 def request_model(protocol: str, path: str, body: Any) -> str:
     """The model the request names: from the path for Gemini, from the JSON body otherwise."""
-    if protocol == "gemini":
+    if protocol == "gemini" or path.endswith("Predict"):     # Gemini, Claude on Vertex: in the path
         match = _GEMINI_MODEL.search(path)
         return match.group(1) if match else DEFAULT_MODEL
     model = body.get("model") if isinstance(body, dict) else None
