@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+import attrs
+
 from llmchat.testing.protocols import WIRES, context, detect, is_streaming
 from llmchat.testing.render import dumps, render
 from llmchat.testing.types import Reply, Request
@@ -104,11 +106,15 @@ class Handler(BaseHTTPRequestHandler):
         if reply.raw is not None:
             self._send_raw(reply)
         elif not reply.is_stream():
+            if reply.body is None:      # the protocol's own error body, and its headers (AWS: X-Amzn-Errortype)
+                reply = attrs.evolve(reply, headers={**wire.error_headers(reply.status), **reply.headers})
             self._send_body(reply, reply.body if reply.body is not None else wire.error_body(reply.status))
         elif not is_streaming(request.protocol, request.path, request.body):
             self._send_body(Reply(status=400), wire.error_body(400, STREAMS_ONLY))
         else:
             ctx = context(request.protocol, request.path, request.body, reply.model, owner.next_id, request.query)
+            if reply.content_type is None and wire.content_type != SSE:    # a binary framing (Bedrock)
+                reply = attrs.evolve(reply, content_type=wire.content_type)
             self._send_stream(reply, render(wire, reply, ctx))
 
     def _start(self, reply: Reply, content_type: str, length: int | None) -> Writer:

@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 from collections.abc import Callable
 from typing import Any
 
 from llmchat.testing.render import Context, Wire
 from llmchat.testing.wire_anthropic import AnthropicMessages
+from llmchat.testing.wire_bedrock import Converse
 from llmchat.testing.wire_cohere import Cohere
 from llmchat.testing.wire_gemini import Gemini
 from llmchat.testing.wire_openai import ChatCompletions, Responses
 
 WIRES: dict[str, Wire] = {
-    wire.name: wire for wire in (ChatCompletions(), Responses(), AnthropicMessages(), Gemini(), Cohere())
+    wire.name: wire for wire in (ChatCompletions(), Responses(), AnthropicMessages(), Gemini(), Cohere(), Converse())
 }
 
 # The base_url a client is given, relative to the server root.
 BASE_PATHS = {"chat_completions": "/v1", "responses": "/v1", "anthropic_messages": "", "gemini": "/v1beta",
-              "cohere": ""}
+              "cohere": "", "converse": ""}
 
 DEFAULT_MODEL = "test-model"
 _GEMINI_MODEL = re.compile(r"/models/([^/:]+):")
+_CONVERSE_MODEL = re.compile(r"/model/([^/]+)/converse")
 
 
 def detect(path: str) -> str | None:
     """The protocol a request path (without query) belongs to, or None."""
+    if path.endswith("/converse-stream") or path.endswith("/converse"):
+        return "converse"
     if path.endswith("/v2/chat"):
         return "cohere"
     if path.endswith("/chat/completions"):
@@ -43,6 +48,8 @@ def is_streaming(protocol: str, path: str, body: Any) -> bool:
     """Whether the request asks for a stream (Gemini: by path, others: ``"stream": true``)."""
     if protocol == "gemini":
         return ":streamGenerateContent" in path
+    if protocol == "converse":
+        return path.endswith("/converse-stream")
     return isinstance(body, dict) and body.get("stream") is True
 
 
@@ -51,6 +58,9 @@ def request_model(protocol: str, path: str, body: Any) -> str:
     if protocol == "gemini" or path.endswith("Predict"):     # Gemini, Claude on Vertex: in the path
         match = _GEMINI_MODEL.search(path)
         return match.group(1) if match else DEFAULT_MODEL
+    if protocol == "converse":
+        match = _CONVERSE_MODEL.search(path)
+        return unquote(match.group(1)) if match else DEFAULT_MODEL
     model = body.get("model") if isinstance(body, dict) else None
     return model if isinstance(model, str) and model else DEFAULT_MODEL
 

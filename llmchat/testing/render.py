@@ -105,6 +105,7 @@ class Wire:
     """One wire format. Subclasses build the events of a reply and frame them as bytes."""
 
     name = ""
+    content_type = "text/event-stream; charset=utf-8"
 
     def build(self, reply: Reply, ctx: Context) -> list[Ev | int]:
         raise NotImplementedError
@@ -114,6 +115,10 @@ class Wire:
 
     def error_body(self, status: int, message: str | None = None) -> dict[str, Any]:
         raise NotImplementedError
+
+    def error_headers(self, status: int) -> dict[str, str]:
+        """Headers sent with the protocol's own error body (none by default)."""
+        return {}
 
     def frame(self, event: Ev) -> bytes:
         """Default framing: ``event: NAME`` (when named) and ``data: ...``, blank-line terminated."""

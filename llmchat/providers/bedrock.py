@@ -1,0 +1,70 @@
+"""Amazon Bedrock: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html
+
+Name the provider: ``llmchat.chat("us.anthropic.claude-haiku-4-5-20251001-v1:0", provider="bedrock")``.
+The ``converse`` protocol (AWS's binary event stream) serves every Bedrock model; ``protocol=
+"chat_completions"`` (or ``"responses"``) speaks Bedrock's OpenAI-compatible endpoint
+(``/openai/v1``) instead. The region is ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``, the profile's,
+``configure(bedrock_region=...)``).
+
+Authentication: a Bedrock API key (``api_key=`` or ``AWS_BEARER_TOKEN_BEDROCK``) is sent as a
+bearer token; otherwise requests are signed with AWS Signature Version 4 (:mod:`llmchat.auth.sigv4`)
+using the usual AWS credentials (:mod:`llmchat.auth.aws`).
+
+>>> region_of("https://bedrock-runtime.eu-west-1.amazonaws.com/model/m/converse-stream")
+'eu-west-1'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llmchat.errors import ConfigurationError
+from llmchat.providers import Provider
+
+SERVICE = "bedrock"
+_HOST = re.compile(r"^https?://bedrock-(?:runtime|mantle)(?:-fips)?\.([a-z0-9-]+)\.")
+
+
+def region_of(url: str) -> str | None:
+    """The region in a Bedrock endpoint URL, or None."""
+    match = _HOST.match(url)
+    return match.group(1) if match else None
+
+
+def region() -> str | None:
+    from llmchat.auth import aws
+
+    return PROVIDER.setting("region") or aws.region()
+
+
+def locate(model: str, protocol: str, key: Any = None) -> str:
+    where = region()
+    if not where:
+        raise ConfigurationError("no region for bedrock: set AWS_REGION, or call llmchat.configure("
+                                 "bedrock_region=...), or pass base_url=...")
+    base = f"https://bedrock-runtime.{where}.amazonaws.com"
+    return base if protocol == "converse" else f"{base}/openai/v1"
+
+
+def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
+    """No API key: a SigV4 signature over this exact request, with fresh AWS credentials."""
+    if key:
+        return {}
+    from llmchat.auth import aws, sigv4
+
+    where = region_of(url) or region() or "us-east-1"
+    return sigv4.sign(method, url, data, aws.credentials(), where, SERVICE)
+
+
+PROVIDER = Provider(
+    name="bedrock",
+    base_url="",
+    protocol="converse",
+    key_env="AWS_BEARER_TOKEN_BEDROCK",
+    base_env="BEDROCK_API_BASE",
+    key_required=False,
+    settings={"region": "AWS_REGION"},
+    locate=locate,
+    sign=sign,
+)
