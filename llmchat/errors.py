@@ -266,8 +266,8 @@ class CancelledError(Error):
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError, 401: UnauthorizedError, 402: PaymentRequiredError, 403: ForbiddenError,
     404: NotFoundError, 408: ServerError, 413: BadRequestError, 422: BadRequestError, 424: ServerError,
-    429: RateLimitError, 498: UnauthorizedError, 500: ServerError, 502: ServiceUnavailableError, 503: ServiceUnavailableError,
-    504: ServiceUnavailableError, 529: OverloadedError,
+    429: RateLimitError, 498: UnauthorizedError, 500: ServerError, 502: ServiceUnavailableError,
+    503: ServiceUnavailableError, 504: ServiceUnavailableError, 529: OverloadedError,
 }
 
 # Error types named in bodies (Anthropic, OpenAI, Gemini, Mistral, ...), as the status they stand for.

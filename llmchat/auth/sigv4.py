@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import attrs
 
-__all__ = ["Credentials", "authorization", "sign"]
+__all__ = ["Credentials", "authorization", "canonical_path", "sign"]
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -50,6 +50,15 @@ def _host(url: str) -> str:
     return host
 
 
+def canonical_path(path: str) -> str:
+    """The path as signed: the path as sent, each segment encoded once more (all services but S3).
+
+    >>> canonical_path("/model/us.x-v1:0/converse-stream"), canonical_path("/model/arn%2Fx/converse-stream")
+    ('/model/us.x-v1%3A0/converse-stream', '/model/arn%252Fx/converse-stream')
+    """
+    return quote(path or "/", safe="/~")
+
+
 def _canonical_query(query: str) -> str:
     pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~"))
                    for k, v in parse_qsl(query, keep_blank_values=True))
@@ -71,7 +80,7 @@ def authorization(method: str, url: str, headers: dict[str, str], payload_hash: 
     amz_date = signed["x-amz-date"]
     names = sorted(signed)
     canonical = "\n".join([
-        method.upper(), quote(parts.path or "/", safe="/~"), _canonical_query(parts.query),
+        method.upper(), canonical_path(parts.path), _canonical_query(parts.query),
         "".join(f"{name}:{signed[name]}\n" for name in names), ";".join(names), payload_hash])
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])

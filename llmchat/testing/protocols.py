@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from llmchat.testing.render import Context, Wire
 from llmchat.testing.wire_anthropic import AnthropicMessages
