@@ -45,7 +45,13 @@ class EventMessage:
 
 
 class Decoder:
-    """Incremental decoder: :meth:`feed` bytes, get the messages completed by them; :meth:`finish` at EOF."""
+    """Incremental decoder: :meth:`feed` bytes, get the messages completed by them; :meth:`finish` at EOF.
+
+    >>> decoder = Decoder()
+    >>> frame = encode({":message-type": "event"}, b"{}")
+    >>> [m.payload for m in decoder.feed(frame + frame[:3])], decoder.feed(frame[3:])[0].headers
+    ([b'{}'], {':message-type': 'event'})
+    """
 
     def __init__(self) -> None:
         self._buffer = bytearray()

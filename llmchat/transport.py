@@ -190,7 +190,7 @@ def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, time
         log.debug("POST %s %s (%d bytes)", url, _redacted(all_headers), len(data))
     try:
         response = _session().post(url, data=data, headers=all_headers, stream=True,
-                                   timeout=(connect_timeout, timeout))
+                                   timeout=(connect_timeout, timeout), allow_redirects=False)
     except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
         raise ConfigurationError(_bad_header(all_headers)) from None
     except requests.RequestException as exc:
@@ -198,6 +198,10 @@ def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, time
     log.debug("HTTP %s %s", response.status_code, response.headers.get("content-type"))
     if response.status_code >= 400:
         raise _http_error(response, read_error)
+    if response.is_redirect:    # never followed: credentials (api-key, signatures) must not go elsewhere
+        response.close()
+        raise make_error(response.status_code, None, f"the server redirected to {response.headers.get('location')!r}"
+                         f" (HTTP {response.status_code}); redirects are not followed: set base_url to the new URL")
     ctype = response.headers.get("content-type", "")
     if "json" in ctype and "event-stream" not in ctype:
         raise _unexpected_json(response, read_error)

@@ -161,3 +161,12 @@ def test_keys_and_tokens_never_logged(server, caplog):
         make(server, "/openai/v1", api_key=None).ask("hi")
     assert "chat/completions" in caplog.text and KEY not in caplog.text and TOKEN not in caplog.text
     assert server.requests[-1].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_redirects_are_not_followed_so_keys_stay_home(server):
+    server.queue(Reply(status=307, headers={"Location": "http://127.0.0.1:9/elsewhere"}, body=""))
+    chat = make(server, "/openai/v1")
+    with pytest.raises(llmchat.APIError, match="redirected") as info:
+        chat.ask("hi")
+    assert info.value.status_code == 307 and KEY not in str(info.value)
+    assert len(server.requests) == 1
