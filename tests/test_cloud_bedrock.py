@@ -377,3 +377,12 @@ def test_keys_never_logged(server, caplog, monkeypatch):
     assert "converse-stream" in text
     for secret in (KEY, SECRET, "session-token-SECRET", "Signature="):
         assert secret not in text
+
+
+def test_the_test_servers_http_errors_name_the_aws_type(server):
+    server.queue(Reply(status=400), Reply(status=403))
+    chat = make(server)
+    with pytest.raises(llmchat.BadRequestError, match="ValidationException"):
+        chat.ask("hi")
+    with pytest.raises(llmchat.ForbiddenError, match="AccessDeniedException"):
+        chat.ask("hi")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import llmchat
 from llmchat import providers
@@ -71,3 +74,45 @@ def test_settings_of_the_cloud_providers_are_known_and_tokens_masked():
             llmchat.configure(vertexai_locaton="x")
     finally:
         llmchat.configure(azure_api_version=None, vertexai_project=None, bedrock_region=None, azure_ad_token=None)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                      max_size=3), max_leaves=8)
+COHERE_KEYS = st.sampled_from(["type", "delta", "message", "content", "text", "thinking", "tool_calls", "index",
+                               "function", "arguments", "finish_reason", "usage", "billed_units", "error"])
+CONVERSE_NAMES = st.sampled_from(["messageStart", "contentBlockStart", "contentBlockDelta", "messageStop",
+                                  "metadata", "exception:throttlingException"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(CONVERSE_NAMES | st.text(max_size=5),
+                          st.dictionaries(COHERE_KEYS | st.sampled_from(["start", "toolUse", "contentBlockIndex",
+                                                                         "stopReason", "reasoningContent"]),
+                                          json_values, max_size=4)), max_size=6))
+def test_hostile_events_raise_only_llmchat_errors_or_shape_errors(events):
+    from llmchat.protocols import cohere, converse
+    from llmchat.streaming import _SHAPE_ERRORS
+
+    for parse in (cohere.parse, converse.parse):
+        pairs = [(name, json.dumps(data)) for name, data in events]
+        try:
+            list(parse(pairs))
+        except (llmchat.Error, *_SHAPE_ERRORS):
+            pass
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=300), st.integers(min_value=0, max_value=200))
+def test_hostile_bytes_over_http_raise_only_llmchat_errors(junk, at):
+    from llmchat.eventstream import encode
+    from llmchat.testing import Reply, Server
+
+    valid = encode({":event-type": "contentBlockDelta", ":message-type": "event"},
+                   b'{"contentBlockIndex":0,"delta":{"text":"Hi"}}')
+    body = valid[:at] + junk
+    with Server() as server:
+        server.queue(Reply(raw=body, content_type="application/vnd.amazon.eventstream"))
+        chat = llmchat.chat("m", provider="bedrock", base_url=server.root, api_key="k", max_retries=0)
+        with pytest.raises(llmchat.Error):
+            chat.ask("hi")

@@ -192,3 +192,21 @@ def test_tokens_never_logged(server, caplog):
         llmchat.chat("gemini-2.5-flash", provider="vertexai", base_url=server.root + PUBLISHER, api_key=TOKEN,
                      max_retries=0).ask("hi")
     assert "streamGenerateContent" in caplog.text and TOKEN not in caplog.text
+
+
+def test_claude_stream_with_vertex_event_is_read(server):
+    events = [("message_start", {"type": "message_start", "message": {"model": "claude-x", "usage": {
+                  "input_tokens": 4, "output_tokens": 1}}}),
+              ("vertex_event", {"type": "vertex_event", "usage": {"input_tokens": 4}}),
+              ("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "text", "text": ""}}),
+              ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "text_delta", "text": "Ciao"}}),
+              ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                 "usage": {"output_tokens": 2}}),
+              ("message_stop", {"type": "message_stop"})]
+    server.queue(Reply(raw="".join(f"event: {n}\ndata: {json.dumps(d)}\n\n" for n, d in events)))
+    chat = llmchat.chat("claude-x@1", provider="vertexai", api_key=TOKEN, max_retries=0,
+                        base_url=server.root + "/v1/projects/p/locations/global/publishers/anthropic")
+    reply = chat.ask("hi")
+    assert (reply.content, reply.input_tokens, reply.output_tokens) == ("Ciao", 4, 2)
