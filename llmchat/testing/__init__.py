@@ -2,7 +2,9 @@
 
 Queue protocol-neutral :class:`Reply` values, point a client at :meth:`Server.url`, and the
 server streams each reply over real HTTP in the wire format the request path asks for:
-OpenAI Chat Completions, OpenAI Responses, Anthropic Messages or Gemini.
+OpenAI Chat Completions, OpenAI Responses, Anthropic Messages, Gemini, Cohere or Bedrock
+Converse (binary event-stream frames); also Claude on Vertex AI (``:streamRawPredict``) and
+Azure's chat-completions quirks (a request with ``api-version``).
 
 >>> from llmchat.testing import Call, Reply, Server
 >>> with Server() as server:

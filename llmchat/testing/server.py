@@ -109,7 +109,7 @@ class Server:
 
     def url(self, protocol: str) -> str:
         """The base_url to give a client for ``protocol`` (chat_completions, responses,
-        anthropic_messages or gemini)."""
+        anthropic_messages, gemini, cohere or converse)."""
         if protocol not in BASE_PATHS:
             raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(BASE_PATHS)}")
         return self.root + BASE_PATHS[protocol]
