@@ -170,3 +170,12 @@ def test_redirects_are_not_followed_so_keys_stay_home(server):
         chat.ask("hi")
     assert info.value.status_code == 307 and KEY not in str(info.value)
     assert len(server.requests) == 1
+
+
+def test_a_full_endpoint_url_as_base_is_used_as_is(server):
+    server.reply("ok")
+    chat = make(server, "/openai/deployments/d/chat/completions?api-version=2025-01-01-preview")
+    assert chat.ask("hi").content == "ok"
+    request = server.requests[-1]
+    assert (request.path, request.query) == ("/openai/deployments/d/chat/completions",
+                                             {"api-version": "2025-01-01-preview"})

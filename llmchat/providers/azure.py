@@ -44,6 +44,10 @@ def prepare(target: Target) -> Target:
     base, _, query = target.base.partition("?")
     parts = urlsplit(base)
     root, where = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+    own = target.path.partition("?")[0]
+    if own and where.endswith(own):     # a full endpoint URL given as the base: used as is
+        where = where[: -len(own)]
+        base = root + where
     version = None
     if where in ("", "/openai") or (target.protocol == "responses" and "/openai/deployments/" in where):
         base = f"{root}/openai/v1"
