@@ -123,7 +123,7 @@ class Message:
         >>> Message("assistant", "Once", finish_reason="content_filter").content_filtered
         True
         """
-        return self.finish_reason in FILTER_REASONS
+        return isinstance(self.finish_reason, str) and self.finish_reason in FILTER_REASONS
 
     @property
     def complete(self) -> bool:
