@@ -210,3 +210,16 @@ def test_claude_stream_with_vertex_event_is_read(server):
                         base_url=server.root + "/v1/projects/p/locations/global/publishers/anthropic")
     reply = chat.ask("hi")
     assert (reply.content, reply.input_tokens, reply.output_tokens) == ("Ciao", 4, 2)
+
+
+def test_token_endpoint_failures_are_typed(server, tmp_path, monkeypatch):
+    from fixtures_clouds import TokenEndpoint
+
+    with TokenEndpoint() as endpoint:
+        dead = endpoint.url
+    path, _key = service_account(tmp_path, dead)          # nothing listens there any more
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    chat = llmchat.chat("gemini-2.5-flash", provider="vertexai", base_url=server.root + PUBLISHER, max_retries=0)
+    with pytest.raises(llmchat.ConnectionError, match="token endpoint"):
+        chat.ask("hi")
+    assert server.requests == []

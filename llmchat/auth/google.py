@@ -73,11 +73,13 @@ def _refresh(creds: Any) -> None:
     import google.auth.exceptions
     import google.auth.transport.requests
 
+    from llmchat.errors import ConnectionError, UnauthorizedError
+
     try:
         creds.refresh(google.auth.transport.requests.Request())
+    except google.auth.exceptions.TransportError:   # the token endpoint could not be reached: worth a retry
+        raise ConnectionError("could not reach Google's token endpoint to refresh the access token") from None
     except google.auth.exceptions.GoogleAuthError as exc:
-        from llmchat.errors import UnauthorizedError
-
         raise UnauthorizedError(f"could not refresh the Google access token: {type(exc).__name__}") from None
 
 
