@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import struct
+import sys
 import zlib
 
 import pytest
@@ -386,3 +387,23 @@ def test_the_test_servers_http_errors_name_the_aws_type(server):
         chat.ask("hi")
     with pytest.raises(llmchat.ForbiddenError, match="AccessDeniedException"):
         chat.ask("hi")
+
+
+def test_credential_process_profiles_through_botocore(server, tmp_path, monkeypatch):
+    pytest.importorskip("botocore")
+    script = tmp_path / "creds.py"
+    script.write_text("import json; print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIDPROCESS', "
+                      "'SecretAccessKey': 'process-secret', 'SessionToken': 'process-token'}))")
+    (tmp_path / "aws-config").write_text(f"[profile proc]\nregion = us-east-2\n"
+                                         f"credential_process = {sys.executable} {script}\n")
+    monkeypatch.setenv("AWS_PROFILE", "proc")
+    found = aws.credentials()
+    assert (found.access_key, found.secret_key, found.session_token) == ("AKIDPROCESS", "process-secret",
+                                                                         "process-token")
+    server.reply("ok")
+    chat = llmchat.chat(MODEL, provider="bedrock", base_url=server.root, max_retries=0)
+    assert chat.ask("hi").content == "ok"
+    request = server.requests[-1]
+    assert "Credential=AKIDPROCESS/" in request.headers["authorization"]
+    assert request.headers["x-amz-security-token"] == "process-token"
+    assert "/us-east-2/bedrock/" in request.headers["authorization"]
