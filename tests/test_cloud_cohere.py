@@ -39,6 +39,8 @@ STREAM = [  # the shapes of Cohere's v2 stream reference, a reasoning model call
                                                          "function": {"name": "now", "arguments": ""}})),
     ev("tool-call-end", index=1),
     ev("debug", delta={}),
+    ev("citation-start", index=0, delta=msg(citations={"start": 0, "end": 3, "text": "x", "sources": []})),
+    ev("citation-end", index=0),
     ev("message-end", delta={"finish_reason": "TOOL_CALL", "usage": {
         "billed_units": {"input_tokens": 7.0, "output_tokens": 21.0},
         "tokens": {"input_tokens": 502.0, "output_tokens": 24.0, "reasoning_tokens": 3.0}, "cached_tokens": 0}}),
