@@ -407,3 +407,9 @@ def test_credential_process_profiles_through_botocore(server, tmp_path, monkeypa
     assert "Credential=AKIDPROCESS/" in request.headers["authorization"]
     assert request.headers["x-amz-security-token"] == "process-token"
     assert "/us-east-2/bedrock/" in request.headers["authorization"]
+
+
+def test_a_protocol_bedrock_does_not_serve_is_a_configuration_error(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    with pytest.raises(llmchat.ConfigurationError, match="converse"):
+        llmchat.chat(MODEL, provider="bedrock", protocol="gemini", api_key=KEY)

@@ -43,6 +43,9 @@ def locate(model: str, protocol: str, key: Any = None) -> str:
     if not where:
         raise ConfigurationError("no region for bedrock: set AWS_REGION, or call llmchat.configure("
                                  "bedrock_region=...), or pass base_url=...")
+    if protocol not in ("converse", "chat_completions", "responses"):
+        raise ConfigurationError(f"bedrock does not speak the {protocol} protocol here; use converse (the "
+                                 f"default), chat_completions or responses, or pass base_url=...")
     base = f"https://bedrock-runtime.{where}.amazonaws.com"
     return base if protocol == "converse" else f"{base}/openai/v1"
 
