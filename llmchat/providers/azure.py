@@ -68,7 +68,7 @@ def prepare(target: Target) -> Target:
 
 def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
     """Without a key in ``api-key``: another key variable, else an Entra ID bearer token (fresh each request)."""
-    if key or "api-key" in {name.lower() for name in headers}:
+    if key or {"api-key", "authorization"} & {name.lower() for name in headers}:   # a key, or set by hand
         return {}
     other = os.environ.get("AZURE_OPENAI_API_KEY")
     if other:
