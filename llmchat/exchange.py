@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from llmchat.config import reveal
-from llmchat.errors import CancelledError, TimeoutError
+from llmchat.errors import CancelledError, TimeoutError, UnauthorizedError
 from llmchat.message import Message
 from llmchat.protocols import Request
 from llmchat.providers import Target
@@ -69,7 +69,6 @@ class Exchange:
 
     def _open(self: Any, deadline: float | None = None) -> Any:
         """Send the request and return the open stream; it is aborted at ``deadline`` (a monotonic time)."""
-        from llmchat import transport
 
         if self._cancel.is_set():
             raise CancelledError(CANCELLED)
@@ -79,19 +78,8 @@ class Exchange:
             if left <= 0:
                 raise self._late()
             timeout = min(timeout, left) if timeout else left   # the wait for the headers counts too
-        request, provider, protocol = self._request(), self._provider, self._protocol
-        target = Target(self._base_url, protocol.path(request), protocol.body(request), self.protocol, self.model)
-        if provider.prepare is not None:
-            target = provider.prepare(target)
-        key = reveal(self._key) or ""
-        headers = {**provider.headers, **provider.auth_headers(key),
-                   **{k: reveal(v) for k, v in self._headers.items()}}
-        sign = functools.partial(provider.sign, key) if provider.sign is not None else None
         try:
-            stream = transport.open_stream(
-                target.url, headers, target.body, timeout=timeout, connect_timeout=self.option("connect_timeout"),
-                read_error=protocol.error, framing=getattr(protocol, "frames", None),
-                accept=getattr(protocol, "ACCEPT", None), sign=sign)
+            stream = self._send(timeout)
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline - 0.01:
                 raise self._late() from None
@@ -104,6 +92,33 @@ class Exchange:
         if self._cancel.is_set():
             stream.abort(CancelledError(CANCELLED))
         return stream
+
+    def _send(self: Any, timeout: float | None) -> Any:
+        """POST the request (signed anew each time); after a 401 on platform credentials that the provider
+        could renew (a revoked cloud token), once more with the renewed ones."""
+        from llmchat import transport
+
+        request, provider, protocol = self._request(), self._provider, self._protocol
+        target = Target(self._base_url, protocol.path(request), protocol.body(request), self.protocol, self.model)
+        if provider.prepare is not None:
+            target = provider.prepare(target)
+        key = reveal(self._key) or ""
+        headers = {**provider.headers, **provider.auth_headers(key),
+                   **{k: reveal(v) for k, v in self._headers.items()}}
+        sign = functools.partial(provider.sign, key) if provider.sign is not None else None
+
+        def send() -> Any:
+            return transport.open_stream(
+                target.url, headers, target.body, timeout=timeout, connect_timeout=self.option("connect_timeout"),
+                read_error=protocol.error, framing=getattr(protocol, "frames", None),
+                accept=getattr(protocol, "ACCEPT", None), sign=sign)
+
+        try:
+            return send()
+        except UnauthorizedError:
+            if key or provider.reauth is None or not provider.reauth():
+                raise
+            return send()
 
     def _late(self: Any) -> TimeoutError:
         return TimeoutError(f"the response took longer than total_timeout={self.option('total_timeout')} s")

@@ -223,3 +223,24 @@ def test_token_endpoint_failures_are_typed(server, tmp_path, monkeypatch):
     with pytest.raises(llmchat.ConnectionError, match="token endpoint"):
         chat.ask("hi")
     assert server.requests == []
+
+
+def test_a_401_with_adc_refreshes_once_and_resends(server, tmp_path, monkeypatch, token_endpoint):
+    path, _key = service_account(tmp_path, token_endpoint.url)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    server.queue(Reply(status=401), Reply(text="ok"), Reply(status=401), Reply(status=401))
+    chat = llmchat.chat("gemini-2.5-flash", provider="vertexai", base_url=server.root + PUBLISHER, max_retries=0)
+    assert chat.ask("hi").content == "ok"
+    assert [r.headers["authorization"] for r in server.requests] == ["Bearer ya29.token-1", "Bearer ya29.token-2"]
+    with pytest.raises(llmchat.UnauthorizedError):      # once only
+        chat.ask("again")
+    assert len(server.requests) == 4 and len(token_endpoint.grants) == 3
+
+
+def test_a_401_with_a_token_given_is_not_resent(server):
+    server.queue(Reply(status=401), Reply(text="never"))
+    chat = llmchat.chat("gemini-2.5-flash", provider="vertexai", base_url=server.root + PUBLISHER, api_key=TOKEN,
+                        max_retries=0)
+    with pytest.raises(llmchat.UnauthorizedError):
+        chat.ask("hi")
+    assert len(server.requests) == 1

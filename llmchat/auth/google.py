@@ -83,6 +83,17 @@ def _refresh(creds: Any) -> None:
         raise UnauthorizedError(f"could not refresh the Google access token: {type(exc).__name__}") from None
 
 
+def expire(given: Any = None) -> bool:
+    """Force a refresh of the credentials in use (after a 401: the token may have been revoked early).
+    False when there are none to refresh."""
+    with _lock:
+        creds = given if given is not None else _found.get("credentials")
+        if creds is None or isinstance(creds, dict) or not hasattr(creds, "refresh"):
+            return False
+        creds.token = None      # google-auth: no token means not valid, refreshed on the next request
+        return True
+
+
 def forget() -> None:
     """Drop the credentials found so far (they are looked up again on the next request)."""
     with _lock:

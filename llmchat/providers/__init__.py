@@ -99,6 +99,7 @@ class Provider:
     locate: Callable[[str, str, Any], str] | None = None  # (model, protocol, key) -> base URL, when none is set
     prepare: Callable[[Target], Target] | None = None  # adjust path/body/base just before sending
     sign: Callable[..., dict[str, str]] | None = None  # (key, method, url, headers, body bytes) -> headers
+    reauth: Callable[[], bool] | None = None     # after a 401 without a key: renew credentials, True to resend once
 
     def setting(self, suffix: str) -> Any:
         """This provider's setting ``{name}_{suffix}``: configured, else its environment variable."""

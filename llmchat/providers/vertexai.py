@@ -87,6 +87,13 @@ def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) 
     return google.headers(google.credentials(PROVIDER.setting("credentials")))
 
 
+def reauth() -> bool:
+    """After a 401: refresh the Application Default Credentials before the one retry."""
+    from llmchat.auth import google
+
+    return google.expire(PROVIDER.setting("credentials"))
+
+
 PROVIDER = Provider(
     name="vertexai",
     base_url="",
@@ -98,4 +105,5 @@ PROVIDER = Provider(
     locate=locate,
     prepare=prepare,
     sign=sign,
+    reauth=reauth,
 )
