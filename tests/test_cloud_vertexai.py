@@ -244,3 +244,13 @@ def test_a_401_with_a_token_given_is_not_resent(server):
     with pytest.raises(llmchat.UnauthorizedError):
         chat.ask("hi")
     assert len(server.requests) == 1
+
+
+def test_no_token_and_no_adc_is_a_configuration_error(server, monkeypatch):
+    """(google-auth probes the metadata server, here a closed loopback port, a few times first: ~3 s.)"""
+    pytest.importorskip("google.auth")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    chat = llmchat.chat("gemini-2.5-flash", provider="vertexai", base_url=server.root + PUBLISHER, max_retries=0)
+    with pytest.raises(llmchat.ConfigurationError, match="Google credentials"):
+        chat.ask("hi")
+    assert server.requests == []
