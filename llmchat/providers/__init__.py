@@ -78,6 +78,12 @@ def join_url(base: str, path: str) -> str:
 class Provider:
     """Where one provider lives and how it authenticates.
 
+    The optional hooks serve the clouds: ``choose`` picks the protocol from the model id,
+    ``locate`` builds the base URL from settings (project, region), ``prepare`` adjusts the
+    URL and body last (Azure's ``api-version``, Claude on Vertex), ``sign`` adds headers computed
+    over the exact request before each send (SigV4, a fresh OAuth token), and ``reauth`` renews
+    platform credentials after a 401.
+
     >>> p = Provider("example", "https://api.example.com/v1", "chat_completions", key_env="EXAMPLE_API_KEY")
     >>> p.auth_headers("k")
     {'Authorization': 'Bearer k'}
