@@ -33,6 +33,7 @@ def dechunk(blocks: Iterable[bytes]) -> Iterator[bytes]:
     for block in blocks:
         pos, end = 0, len(block)
         out = []
+        problem = None
         while pos < end:
             if left:
                 piece = block[pos:pos + left]
@@ -46,16 +47,20 @@ def dechunk(blocks: Iterable[bytes]) -> Iterator[bytes]:
             if newline < 0:
                 line += block[pos:]
                 if len(line) > MAX_LINE:
-                    raise StreamError("a malformed chunked body (a line of over 4 KiB where a chunk size was due)")
+                    problem = f"a line of over 4 KiB where a chunk size was due: {line[:40]!r}..."
                 break
             text = line + block[pos:newline] if line else block[pos:newline]
             line, pos = b"", newline + 1
             if state == _HEAD:
                 left = _size(text)
+                if left < 0:
+                    problem = f"chunk size {text[:40]!r}"
+                    break
                 state = _HEAD if left else _TRAILER
             elif state == _CRLF:
                 if text not in (b"", b"\r"):
-                    raise StreamError(f"a malformed chunked body (a chunk longer than its size: {text[:40]!r})")
+                    problem = f"a chunk longer than its size: {text[:40]!r}"
+                    break
                 state = _HEAD
             elif text in (b"", b"\r"):          # the blank line after the last chunk: the body is complete
                 if out:
@@ -63,11 +68,12 @@ def dechunk(blocks: Iterable[bytes]) -> Iterator[bytes]:
                 return block[pos:]
         if out:
             yield out[0] if len(out) == 1 else b"".join(out)
+        if problem:
+            raise StreamError(f"a malformed chunked body ({problem})")
     raise ConnectionError("the connection closed in the middle of the response body")
 
 
 def _size(line: bytes) -> int:
+    """The chunk size on a size line, -1 when it is none."""
     digits = line.split(b";", 1)[0].strip(b" \t\r")
-    if not _SIZE.fullmatch(digits):
-        raise StreamError(f"a malformed chunked body (chunk size {line[:40]!r})")
-    return int(digits, 16)
+    return int(digits, 16) if _SIZE.fullmatch(digits) else -1

@@ -324,7 +324,8 @@ def _send(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
         return None, stream.aborted or _translate(exc, plain, timeouts[1])
     finally:
         _local.opening = None
-    response.request.headers = CaseInsensitiveDict(_redacted(plain))    # the response must not hold the key
+    response.request.headers = CaseInsensitiveDict(_redacted(plain))    # the response must not hold the key,
+    response._next = None       # nor the next request requests prepares for a redirect (with every header)
     stream.response = response
     return response, stream.aborted
 
@@ -340,10 +341,19 @@ def _origin(url: str) -> str:
 
 
 def _not_followed(status: int, url: str, target: str) -> str:
-    host = urlsplit(target).hostname or "?"
     where = "another origin" if _origin(target) != _origin(url) else "the same origin, as a GET"
-    return (f"the server redirected the request (HTTP {status}) to {host} ({where}); llmchat does not follow it "
-            f"and sends the API key only to {urlsplit(url).hostname}: check base_url")
+    return (f"the server redirected the request (HTTP {status}) to {_host(target)} ({where}); llmchat does not "
+            f"follow it and sends the API key only to {_host(url)}: check base_url")
+
+
+def _host(url: str) -> str:
+    """``host[:port]`` of ``url``, without user info, path or query."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.hostname or '?'}{f':{port}' if port else ''}"
 
 
 def _refusal(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
