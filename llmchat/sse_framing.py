@@ -77,7 +77,9 @@ def events(blocks: Iterable[bytes], max_size: int | None = MAX_EVENT_SIZE) -> It
                         name = value[1:] if value[:1] == b" " else value
                     if field != b"data":
                         continue
-                data.append(value[1:] if value[:1] == b" " else value)
+                if value[:1] == b" ":
+                    value = value[1:]
+                data.append(value)
                 size += len(value)
                 if size > limit:
                     raise _too_large(max_size)
