@@ -53,8 +53,9 @@ class Decoder:
     ([b'{}'], {':message-type': 'event'})
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_payload: int | None = MAX_PAYLOAD) -> None:
         self._buffer = bytearray()
+        self._max_payload = MAX_PAYLOAD if max_payload is None else min(max_payload, MAX_PAYLOAD)
 
     def feed(self, data: bytes) -> list[EventMessage]:
         self._buffer += data
@@ -65,8 +66,9 @@ class Decoder:
                 raise StreamError("event stream: the prelude checksum does not match (corrupt frame)")
             if total < PRELUDE + 4 + headers_length or headers_length > MAX_HEADERS:
                 raise StreamError(f"event stream: impossible lengths (total {total}, headers {headers_length})")
-            if total - headers_length - PRELUDE - 4 > MAX_PAYLOAD:
-                raise StreamError(f"event stream: a payload of {total} bytes is over the 16 MiB limit")
+            if total - headers_length - PRELUDE - 4 > self._max_payload:
+                raise StreamError(f"event stream: a payload of {total} bytes is over the "
+                                  f"{self._max_payload}-byte limit (max_event_size)")
             if len(self._buffer) < total:
                 break
             frame = bytes(self._buffer[:total])
@@ -140,10 +142,10 @@ def encode(headers: dict[str, Any], payload: bytes) -> bytes:
     return message + struct.pack(">I", zlib.crc32(message))
 
 
-def frames(blocks: Iterable[bytes]) -> Iterator[tuple[str, str]]:
-    """``(name, data)`` pairs, like the SSE framing: events as ``(":event-type", payload)``; exception
-    and error messages as ``("exception", '{"type": ..., "message": ...}')``-like JSON text."""
-    decoder = Decoder()
+def frames(blocks: Iterable[bytes], max_size: int | None = MAX_PAYLOAD) -> Iterator[tuple[str, str]]:
+    """``(name, data)`` pairs, like the SSE framing: events as ``(event type, payload text)``; exception
+    and error messages as ``("exception:TYPE", payload or {"message": ...})``. A protocol's ``framing``."""
+    decoder = Decoder(max_size)
     for block in blocks:
         for message in decoder.feed(block):
             yield _pair(message)

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from llmchat.config import reveal
+from llmchat.config import Secret, reveal
 from llmchat.errors import CancelledError, TimeoutError, UnauthorizedError
 from llmchat.message import Message
 from llmchat.protocols import Request
@@ -68,22 +68,31 @@ class Exchange:
         return time.monotonic() + total if total else None
 
     def _open(self: Any, deadline: float | None = None) -> Any:
-        """Send the request and return the open stream; it is aborted at ``deadline`` (a monotonic time)."""
+        """Send the request and return the open stream; after a 401 on platform credentials that the
+        provider could renew (a revoked cloud token), once more with the renewed ones."""
+        try:
+            return self._open_once(deadline)
+        except UnauthorizedError:
+            provider = self._provider
+            if reveal(self._key) or provider.reauth is None or not provider.reauth():
+                raise
+        return self._open_once(deadline)
+
+    def _open_once(self: Any, deadline: float | None = None) -> Any:
+        """Send the request and return the open stream. ``cancel()`` and ``deadline`` (a monotonic time)
+        abort it from the moment it is sent: the wait for the status line, headers and an error body too."""
+        from llmchat import transport
 
         if self._cancel.is_set():
             raise CancelledError(CANCELLED)
-        timeout = self.option("request_timeout")
+        timeout, connect = self.option("request_timeout"), self.option("connect_timeout")
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._late()
-            timeout = min(timeout, left) if timeout else left   # the wait for the headers counts too
-        try:
-            stream = self._send(timeout)
-        except TimeoutError:
-            if deadline is not None and time.monotonic() >= deadline - 0.01:
-                raise self._late() from None
-            raise
+            timeout, connect = (min(t, left) if t else left for t in (timeout, connect))
+        request, provider, protocol = self._request(), self._provider, self._protocol
+        stream = transport.Stream(timeout, getattr(protocol, "framing", None), self.option("max_event_size"))
         self._stream = stream
         if deadline is not None:
             stream.timer = threading.Timer(max(0.0, deadline - time.monotonic()), stream.abort, (self._late(),))
@@ -91,34 +100,29 @@ class Exchange:
             stream.timer.start()
         if self._cancel.is_set():
             stream.abort(CancelledError(CANCELLED))
-        return stream
-
-    def _send(self: Any, timeout: float | None) -> Any:
-        """POST the request (signed anew each time); after a 401 on platform credentials that the provider
-        could renew (a revoked cloud token), once more with the renewed ones."""
-        from llmchat import transport
-
-        request, provider, protocol = self._request(), self._provider, self._protocol
         target = Target(self._base_url, protocol.path(request), protocol.body(request), self.protocol, self.model)
         if provider.prepare is not None:
             target = provider.prepare(target)
-        key = reveal(self._key) or ""
-        headers = {**provider.headers, **provider.auth_headers(key),
-                   **{k: reveal(v) for k, v in self._headers.items()}}
-        sign = functools.partial(provider.sign, key) if provider.sign is not None else None
-
-        def send() -> Any:
-            return transport.open_stream(
-                target.url, headers, target.body, timeout=timeout, connect_timeout=self.option("connect_timeout"),
-                read_error=protocol.error, framing=getattr(protocol, "frames", None),
-                accept=getattr(protocol, "ACCEPT", None), sign=sign)
-
+        sign = functools.partial(provider.sign, reveal(self._key) or "") if provider.sign is not None else None
         try:
-            return send()
-        except UnauthorizedError:
-            if key or provider.reauth is None or not provider.reauth():
-                raise
-            return send()
+            transport.open_stream(
+                target.url, self._wire_headers(), target.body, timeout=timeout, connect_timeout=connect,
+                read_error=protocol.error, stream=stream, accept=getattr(protocol, "ACCEPT", None), sign=sign)
+        except TimeoutError:
+            self._close(stream)
+            if deadline is not None and time.monotonic() >= deadline - 0.01:
+                raise self._late() from None
+            raise
+        except BaseException:
+            self._close(stream)
+            raise
+        return stream
+
+    def _wire_headers(self: Any) -> dict[str, Any]:
+        """The request's headers; the key stays wrapped in a Secret (the transport reveals it only to send)."""
+        return {**self._provider.headers,
+                **{k: Secret(v) for k, v in self._provider.auth_headers(reveal(self._key) or "").items()},
+                **self._headers}
 
     def _late(self: Any) -> TimeoutError:
         return TimeoutError(f"the response took longer than total_timeout={self.option('total_timeout')} s")

@@ -1,8 +1,15 @@
-"""HTTP: the only module that touches the network. It owns requests and sseclient-py and translates their errors.
+"""HTTP: the only module that touches the network. It owns requests and translates its errors.
 
-Events reach the caller the moment their bytes arrive: chunked bodies are read
-one HTTP chunk at a time, close-delimited ones with ``read1`` (whatever has
-arrived), never in fixed-size blocks that would wait for more.
+The body is read as it arrives (``read1``: whatever has come in), de-chunked by
+:mod:`llmchat.chunked` and cut into events by the protocol's framing function
+(``framing`` in the protocol module, :func:`llmchat.sse_framing.events` when it
+has none), so each event reaches the caller the moment its own bytes are in.
+
+A :class:`Stream` exists before the request is sent: :meth:`Stream.abort`
+(``cancel()``, ``total_timeout``) shuts its socket whatever the request waits
+for: the status line, the headers, an error body or the next event.
+Redirects are followed only to the same origin (307/308): API keys never go
+anywhere else. Errors carry no object that holds a key.
 
 >>> list(frames([b"event: a\\ndata: {\\"x\\"", b": 1}\\n\\n", b"data: [DONE]\\n\\n"]))
 [('a', '{"x": 1}'), ('message', '[DONE]')]
@@ -11,6 +18,7 @@ arrived), never in fixed-size blocks that would wait for more.
 from __future__ import annotations
 
 import email.utils
+import functools
 import http.client
 import json
 import logging
@@ -18,54 +26,133 @@ import re
 import socket
 import threading
 import time
+import zlib
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urljoin, urlsplit
 
 import requests
-import sseclient
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3 import ProxyManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from llmchat import __version__
-from llmchat.config import SECRET_HEADER
+from llmchat.chunked import dechunk
+from llmchat.config import SECRET_HEADER, Secret, reveal
 from llmchat.errors import ConfigurationError, ConnectionError, Error, StreamError, TimeoutError, make_error
+from llmchat.sse_framing import MAX_EVENT_SIZE
+from llmchat.sse_framing import events as sse_events
 
 __all__ = ["Stream", "frames", "open_stream", "retry_after"]
 
 log = logging.getLogger("llmchat")
 _local = threading.local()
 MAX_ERROR_BODY = 64 * 1024
+MAX_REDIRECTS = 5
+READ_SIZE = 65536
 FINISH_WAIT = 0.05          # seconds to wait for the end of a chunked body after the terminal event
 FINISH_LIMIT = 64 * 1024    # bytes read past the terminal event before giving the connection up
 _BROKEN = (Urllib3Error, requests.RequestException, http.client.HTTPException, OSError, ValueError)
+_FOLLOWED = (307, 308)      # redirects that keep the method and the body
+_SECRET_QUERY = re.compile(r"([?&;][^=&;#\s]*(?:key|token|auth|secret|sig|password|credential)[^=&;#\s]*=)"
+                           r"[^&;#\s'\"]*", re.I)
+Framing = Callable[[Iterable[bytes], "int | None"], Iterator[tuple[str, str]]]
+frames = sse_events
 
 
-def frames(blocks: Iterable[bytes]) -> Iterator[tuple[str, str]]:
-    """``(event name, data)`` for each Server-Sent Event in a sequence of byte blocks split anywhere."""
-    try:
-        for event in sseclient.SSEClient(blocks).events():
-            yield event.event, event.data
-    except UnicodeDecodeError as exc:
-        raise StreamError(f"the stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of an event)") from None
+class _Watched:
+    """Mixed into urllib3's connections: hands each socket to the Stream being opened, so that
+    :meth:`Stream.abort` can shut it before the response headers have arrived."""
+
+    sock: Any
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:       # a kept-alive connection: connect() is not called again
+            _watch(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _watch(sock: Any) -> None:
+    stream = getattr(_local, "opening", None)
+    if stream is not None:
+        stream._attach(sock)
+
+
+class _HTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if type(manager) is ProxyManager:       # SOCKS proxies keep their own pools (abort acts after headers)
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
 
 
 def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
+        session.mount("http://", _Adapter())
+        session.mount("https://", _Adapter())
     return session
 
 
 class Stream:
-    """One open streaming response; :meth:`events` yields its events, :meth:`abort` stops it from any thread."""
+    """One streaming request, from before it is sent: :meth:`events` yields its events once
+    :func:`open_stream` has opened it; :meth:`abort` stops it from any thread at any point.
 
-    def __init__(self, response: requests.Response, timeout: float | None = None,
-                 framing: Callable[[Iterable[bytes]], Iterator[tuple[str, str]]] | None = None) -> None:
-        self.response = response
+    ``framing(blocks, max_event_size)`` cuts the body into ``(event, data)`` pairs (SSE by default).
+
+    >>> stream = Stream(timeout=30)
+    >>> stream.abort(StreamError("stopped")); stream.aborted
+    StreamError('stopped')
+    """
+
+    def __init__(self, timeout: float | None = None, framing: Framing | None = None,
+                 max_event_size: int | None = MAX_EVENT_SIZE) -> None:
+        self.response: requests.Response | None = None
         self.timeout = timeout
-        self.framing = framing or frames    # the protocol's choice: SSE unless it names another
+        self.framing = framing or sse_events
+        self.max_event_size = max_event_size
         self.aborted: Error | None = None
+        self._sock: Any = None
+        self._released = False          # the connection went back to the pool: abort() must not touch it
+        self._complete = False          # the whole chunked body was read
         self._chunks: Iterator[bytes] | None = None    # the chunked-body reader, to finish the body at the end
         self._events: Iterator[tuple[str, str]] | None = None
+
+    def _attach(self, sock: Any) -> None:
+        self._sock = sock
+        if self.aborted is not None:
+            self._shutdown()
 
     def events(self) -> Iterator[tuple[str, str]]:
         """The ``(event, data)`` pairs as they arrive; network failures raised as llmchat errors."""
@@ -75,36 +162,43 @@ class Stream:
         return self._events
 
     def _read(self) -> Iterator[tuple[str, str]]:
-        source = self.framing(self._blocks())
+        source = self.framing(self._blocks(), self.max_event_size)
         if log.isEnabledFor(logging.DEBUG):     # once per stream: the hot path pays nothing otherwise
             source = _logged(source)
+        failure: Error | None = None
         try:
             yield from source       # after abort() the spine stops at the next chunk; the read ends at the shut socket
-        except Error:
-            if self.aborted is None:
-                raise
+        except Error as exc:
+            failure = exc
         except _BROKEN as exc:
-            if self.aborted is None:
-                raise _translate(exc, timeout=self.timeout) from None
-        if self.aborted is not None:
+            failure = _translate(exc, timeout=self.timeout)
+        except (OverflowError, MemoryError):
+            failure = StreamError("the response body could not be read (an absurd size)")
+        if self.aborted is not None:        # whatever the cut left half-read, the reason is the abort
             raise self.aborted
+        if failure is not None:
+            raise failure
 
     def _blocks(self) -> Iterator[bytes]:
-        raw = self.response.raw
+        raw = self.response.raw  # type: ignore[union-attr]
         if raw.chunked and raw.supports_chunked_reads():
-            self._chunks = raw.read_chunked(decode_content=True)
+            self._chunks = self._dechunked(raw._fp.fp)
             yield from self._chunks
             return
         read1 = getattr(raw, "read1", None) or raw._fp.read1
         while True:
-            block = read1(65536)
+            block = read1(READ_SIZE)
             if not block:
                 return
             yield block
 
+    def _dechunked(self, fp: Any) -> Iterator[bytes]:
+        rest = yield from dechunk(iter(functools.partial(fp.read1, READ_SIZE), b""))
+        self._complete = not rest
+
     def abort(self, reason: Error) -> None:
         """Stop the stream now: the reader gets ``reason``; the socket is shut so the provider stops too."""
-        if self.aborted is None:
+        if self.aborted is None and not self._released:
             self.aborted = reason
             self._shutdown()
 
@@ -115,16 +209,22 @@ class Stream:
         comes at once, and the connection goes back to the pool for the next request instead.
         """
         if reuse and self.aborted is None and self._chunks is not None and self._finish_body():
+            self._released = True
+            raw = self.response.raw  # type: ignore[union-attr]
+            raw._original_response.close()      # as urllib3 does at the end of a chunked body
+            raw.release_conn()
             log.debug("connection kept for the next request")
             return
         self._shutdown()
-        self.response.close()
+        if self.response is not None:
+            self.response.close()
 
     def _finish_body(self) -> bool:
         """Read the end of a chunked body (normally just its empty last chunk) within ``FINISH_WAIT``;
-        urllib3 then returns the connection to the pool. False when it does not come so soon."""
-        sock = _socket_of(self.response)
-        if sock is None:
+        the connection can then serve the next request. False when it does not come so soon."""
+        if self._complete:
+            return True
+        if self._sock is None:
             return False
         deadline = time.monotonic() + FINISH_WAIT
         extra = 0
@@ -133,17 +233,19 @@ class Stream:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                sock.settimeout(left)       # urllib3 sets the timeout again before the next request
+                self._sock.settimeout(left)       # urllib3 sets the timeout again before the next request
                 block = next(self._chunks, None)  # type: ignore[arg-type]
                 if block is None:
-                    return True
+                    return self._complete
                 extra += len(block)
         except Exception:   # noqa: BLE001 - any failure here just means the connection is not reused
             return False
         return False
 
     def _shutdown(self) -> None:
-        sock = _socket_of(self.response)
+        sock = self._sock
+        if sock is None and self.response is not None:
+            sock = _socket_of(self.response)
         try:
             if sock is not None:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -167,45 +269,74 @@ def _socket_of(response: requests.Response) -> socket.socket | None:
     return sock
 
 
-def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, timeout: float,
-                connect_timeout: float, read_error: Callable[[str], tuple[str | None, str]],
-                framing: Callable[[Iterable[bytes]], Iterator[tuple[str, str]]] | None = None,
-                accept: str | None = None, sign: Callable[..., dict[str, str]] | None = None) -> Stream:
+def open_stream(url: str, headers: dict[str, Any], body: dict[str, Any], *, timeout: float | None,
+                connect_timeout: float | None, read_error: Callable[[str], tuple[str | None, str]],
+                stream: Stream | None = None, accept: str | None = None,
+                sign: Callable[..., dict[str, str]] | None = None) -> Stream:
     """POST ``body`` and return the open event stream, or raise the typed error of a failed request.
 
-    ``framing`` turns the body's byte blocks into ``(event, data)`` pairs (default: SSE) and ``accept``
-    is its media type; ``sign(method, url, headers, body bytes)`` returns headers computed over the
-    exact request (a signature, a fresh token), called once per request.
+    ``headers`` values may be :class:`~llmchat.config.Secret`: they are revealed only while sending.
+    ``accept`` is the stream's media type (default ``text/event-stream``); ``sign(method, url, headers,
+    body bytes)`` returns headers computed over the exact request (a signature, a fresh token).
     """
-    all_headers = {"Content-Type": "application/json", "Accept": accept or "text/event-stream",
-                   "Accept-Encoding": "identity", "User-Agent": f"llmchat/{__version__}", **headers}
+    stream = stream if stream is not None else Stream(timeout)
     try:
         data = json.dumps(body, ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"the request body cannot be sent as JSON ({exc}); check with_params()") from None
+    if accept:
+        headers = {**headers, "Accept": accept}
     if sign is not None:
         url = _prepared_url(url)
-        all_headers.update(sign("POST", url, all_headers, data))
+        signed = sign("POST", url, headers, data).items()
+        headers = {**headers, **{k: Secret(v) if SECRET_HEADER.search(k) else v for k, v in signed}}
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("POST %s %s (%d bytes)", url, _redacted(all_headers), len(data))
-    try:
-        response = _session().post(url, data=data, headers=all_headers, stream=True,
-                                   timeout=(connect_timeout, timeout), allow_redirects=False)
-    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
-        raise ConfigurationError(_bad_header(all_headers)) from None
-    except requests.RequestException as exc:
-        raise _translate(exc, all_headers, timeout) from None
-    log.debug("HTTP %s %s", response.status_code, response.headers.get("content-type"))
-    if response.status_code >= 400:
-        raise _http_error(response, read_error)
-    if response.is_redirect:    # never followed: credentials (api-key, signatures) must not go elsewhere
+        log.debug("POST %s %s (%d bytes)", _masked(url), _redacted(headers), len(data))
+    response, error = _send_following(stream, url, headers, data, (connect_timeout, timeout))
+    if error is None:
+        log.debug("HTTP %s %s", response.status_code, response.headers.get("content-type"))
+        error = _refusal(response, read_error, stream)
+    if error is not None:
+        stream.close()
+        raise error         # outside any except clause: no __context__ that could hold a request
+    return stream
+
+
+def _send_following(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
+                    timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
+    """The response, following redirects that keep the origin, the method and the body; else the error."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        response, error = _send(stream, url, headers, data, timeouts)
+        if error is not None or not response.is_redirect:
+            return response, error
+        target = urljoin(url, response.headers.get("location", ""))
         response.close()
-        raise make_error(response.status_code, None, f"the server redirected to {response.headers.get('location')!r}"
-                         f" (HTTP {response.status_code}); redirects are not followed: set base_url to the new URL")
-    ctype = response.headers.get("content-type", "")
-    if "json" in ctype and "event-stream" not in ctype:
-        raise _unexpected_json(response, read_error)
-    return Stream(response, timeout, framing)
+        if response.status_code not in _FOLLOWED or _origin(target) != _origin(url):
+            return None, make_error(response.status_code, None, _not_followed(response.status_code, url, target))
+        log.debug("following HTTP %s to %s", response.status_code, _masked(target))
+        url = target
+    return None, make_error(response.status_code, None, f"more than {MAX_REDIRECTS} redirects from {_origin(url)}")
+
+
+def _send(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
+          timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
+    """One POST. The only frame that sees the key: it returns (never raises) so no traceback keeps it."""
+    plain = {"Content-Type": "application/json", "Accept": "text/event-stream", "Accept-Encoding": "identity",
+             "User-Agent": f"llmchat/{__version__}", **{k: reveal(v) for k, v in headers.items()}}
+    _local.opening = stream
+    try:
+        response = _session().post(url, data=data, headers=plain, stream=True, timeout=timeouts,
+                                   allow_redirects=False)
+    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
+        return None, ConfigurationError(_bad_header(plain))
+    except _BROKEN as exc:
+        return None, stream.aborted or _translate(exc, plain, timeouts[1])
+    finally:
+        _local.opening = None
+    response.request.headers = CaseInsensitiveDict(_redacted(plain))    # the response must not hold the key,
+    response._next = None       # nor the next request requests prepares for a redirect (with every header)
+    stream.response = response
+    return response, stream.aborted
 
 
 def _prepared_url(url: str) -> str:
@@ -214,8 +345,49 @@ def _prepared_url(url: str) -> str:
     try:
         prepared.prepare_url(url, None)
     except requests.RequestException as exc:
-        raise ConfigurationError(f"invalid URL {url!r}: {exc}") from None
+        raise ConfigurationError(f"invalid URL: {type(exc).__name__}") from None
     return prepared.url or url
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return f"{scheme}://{parts.hostname or ''}:{port}"
+
+
+def _not_followed(status: int, url: str, target: str) -> str:
+    where = "another origin" if _origin(target) != _origin(url) else "the same origin, as a GET"
+    return (f"the server redirected the request (HTTP {status}) to {_host(target)} ({where}); llmchat does not "
+            f"follow it and sends the API key only to {_host(url)}: check base_url")
+
+
+def _host(url: str) -> str:
+    """``host[:port]`` of ``url``, without user info, path or query."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.hostname or '?'}{f':{port}' if port else ''}"
+
+
+def _refusal(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
+             stream: Stream) -> Error | None:
+    """The error a response means instead of an event stream, or None when it is one."""
+    if response.status_code >= 400:
+        return _http_error(response, read_error, stream)
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        return StreamError(f"the server sent a {encoding}-encoded stream although only identity encoding "
+                           f"was accepted (Accept-Encoding: identity); it is not decoded")
+    ctype = response.headers.get("content-type", "")
+    if "json" in ctype and "event-stream" not in ctype:
+        return _unexpected_json(response, read_error, stream)
+    return None
 
 
 def _bad_header(headers: dict[str, str]) -> str:
@@ -236,38 +408,68 @@ def _latin1(text: str) -> bool:
     return True
 
 
-def _http_error(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]]) -> Error:
-    try:
-        text = _read_text(response)
-    except Error as exc:
-        text = f"(error body unreadable: {exc})"
-    kind, message = read_error(text) if text.strip() else (None, response.reason or "")
+def _http_error(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
+                stream: Stream) -> Error:
+    text = _read_text(response, stream)
+    if isinstance(text, Error):
+        if stream.aborted is not None:
+            return stream.aborted
+        text = f"(error body unreadable: {text})"
+    kind, message = _reason(read_error, text) if text.strip() else (None, response.reason or "")
     kind = kind or response.headers.get("x-amzn-errortype", "").split(":")[0] or None   # AWS names it here
     message = message or response.reason or f"HTTP {response.status_code}"
     return make_error(response.status_code, kind, f"{message} (HTTP {response.status_code})",
                       retry_after=retry_after(response.headers, resets=response.status_code == 429), body=text)
 
 
-def _unexpected_json(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]]) -> Error:
-    text = _read_text(response)
-    kind, message = read_error(text)
+def _unexpected_json(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
+                     stream: Stream) -> Error:
+    text = _read_text(response, stream)
+    if isinstance(text, Error):
+        return text
+    kind, message = _reason(read_error, text)
     if kind or "error" in text[:200]:
-        return make_error(None, kind, message, body=text)
+        return make_error(None, kind, message or text[:200], body=text)
     return StreamError(f"expected an event stream, got {response.headers.get('content-type')}: {text[:200]!r}")
 
 
-def _read_text(response: requests.Response) -> str:
+def _reason(read_error: Callable[[str], tuple[str | None, str]], text: str) -> tuple[str | None, str]:
+    """The protocol's reading of an error body; nothing (not a RecursionError) when it cannot read it."""
     try:
-        data = response.raw.read(MAX_ERROR_BODY, decode_content=True) or b""
+        return read_error(text)
+    except (RecursionError, LookupError, TypeError, AttributeError, ValueError):
+        return None, ""
+
+
+def _read_text(response: requests.Response, stream: Stream) -> str | Error:
+    """At most ``MAX_ERROR_BODY`` bytes of the body as text (decoded from gzip/deflate within that bound)."""
+    error: Error | None = None
+    data = b""
+    try:
+        data = response.raw.read(MAX_ERROR_BODY, decode_content=False) or b""
     except _BROKEN as exc:
-        raise _translate(exc) from None
+        error = _translate(exc, timeout=stream.timeout)
+    except (OverflowError, MemoryError):
+        error = StreamError("the response body could not be read (an absurd size)")
     finally:
         response.close()
+    if stream.aborted is not None:
+        return stream.aborted
+    if error is not None:
+        return error
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:
+            data = zlib.decompressobj(47).decompress(data, MAX_ERROR_BODY)     # 47: a gzip or zlib header
+        except zlib.error:
+            return f"(a {encoding}-encoded body that does not decode)"
+    elif encoding not in ("", "identity"):
+        return f"(a {encoding}-encoded body, not decoded)"
     return data.decode("utf-8", "replace")
 
 
 def _translate(exc: BaseException, headers: dict[str, str] | None = None, timeout: float | None = None) -> Error:
-    """A requests/urllib3/socket exception as an llmchat error (secret header values masked)."""
+    """A requests/urllib3/socket exception as an llmchat error (secret header values and URL parameters masked)."""
     text = _short(str(exc) or type(exc).__name__, headers)
     if isinstance(exc, requests.ConnectTimeout):
         return TimeoutError(f"could not connect within connect_timeout ({text})")
@@ -285,11 +487,20 @@ def _short(text: str, headers: dict[str, str] | None = None) -> str:
             for secret in str(value).split():
                 if len(secret) >= 4:
                     text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-    return re.sub(r"\s+", " ", text)[:300]
+    return re.sub(r"\s+", " ", _masked(text))[:300]
 
 
-def _redacted(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if SECRET_HEADER.search(k) else v) for k, v in headers.items()}
+def _masked(text: str) -> str:
+    """``text`` (a URL, an error message) with the values of secret-looking URL parameters masked.
+
+    >>> _masked("https://h/v1/m?alt=sse&key=AIza-123")
+    'https://h/v1/m?alt=sse&key=***'
+    """
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
+def _redacted(headers: dict[str, Any]) -> dict[str, str]:
+    return {k: ("***" if SECRET_HEADER.search(k) else str(reveal(v))) for k, v in headers.items()}
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

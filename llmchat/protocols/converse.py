@@ -1,6 +1,6 @@
 """Amazon Bedrock Converse (``POST {base}/model/{modelId}/converse-stream``): AWS's binary event stream.
 
-The body is framed by :mod:`llmchat.eventstream` (``frames``, ``ACCEPT``), not SSE. Events:
+The body is framed by :mod:`llmchat.eventstream` (``framing``, ``ACCEPT``), not SSE. Events:
 ``messageStart``, ``contentBlockStart``/``Delta``/``Stop`` (text, tool use with its input JSON
 streamed as text, reasoning with its signature), ``messageStop`` (the stop reason), then
 ``metadata`` (usage), the terminal event. Exception frames (``throttlingException``...) raise
@@ -21,11 +21,11 @@ from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
 from llmchat.errors import make_error
-from llmchat.eventstream import frames
+from llmchat.eventstream import frames as framing
 from llmchat.message import Chunk, Message, ToolCall
 from llmchat.protocols import Request, ended_early, loads, merge, read_error, system_text
 
-__all__ = ["ACCEPT", "body", "error", "frames", "parse", "path"]
+__all__ = ["ACCEPT", "body", "error", "framing", "parse", "path"]
 
 ACCEPT = "application/vnd.amazon.eventstream"
 NO_OUTPUT = "(no output)"   # Bedrock rejects blank text blocks
