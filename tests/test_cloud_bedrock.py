@@ -413,3 +413,10 @@ def test_a_protocol_bedrock_does_not_serve_is_a_configuration_error(monkeypatch)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     with pytest.raises(llmchat.ConfigurationError, match="converse"):
         llmchat.chat(MODEL, provider="bedrock", protocol="gemini", api_key=KEY)
+
+
+def test_max_event_size_bounds_a_frame_payload(server):
+    server.queue(Reply(text=["x" * 5000]))
+    chat = make(server, max_event_size=1000)
+    with pytest.raises(llmchat.StreamError, match="max_event_size"):
+        chat.ask("hi")
