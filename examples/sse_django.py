@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help="serve the page until Ctrl-C")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    from wsgiref.simple_server import WSGIServer, make_server
     from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIServer, make_server
 
     class Threaded(ThreadingMixIn, WSGIServer):
         daemon_threads = True
