@@ -14,7 +14,8 @@ No web framework is imported here.
 >>> import llmchat
 >>> with Server() as server:
 ...     server.reply("Hel", "lo\\n")
-...     chat = llmchat.chat("m", provider="openai", base_url=server.url("chat_completions"), api_key="k")
+...     chat = llmchat.chat("gpt-4.1-mini", protocol="chat_completions",
+...                         base_url=server.url("chat_completions"), api_key="k")
 ...     body = b"".join(stream(chat, "Hi")).decode()
 >>> print(body[:body.index("event: complete")])
 id: 1
