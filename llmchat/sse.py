@@ -34,15 +34,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
+from llmchat.errors import Error
 from llmchat.web.pump import Pump
 
 if TYPE_CHECKING:
     from llmchat.chat import Chat
 
-__all__ = ["HEADERS", "astream", "comment", "encode", "stream"]
+__all__ = ["HEADERS", "astream", "comment", "encode", "error_data", "stream"]
+
+log = logging.getLogger("llmchat")
 
 HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -122,6 +126,8 @@ class _Answer:
         try:
             reply = chat.complete()
         except BaseException as exc:
+            if not isinstance(exc, Error):      # a bug (in a tool, say): its text is for the log, not the browser
+                log.error("the answer to an SSE request failed", exc_info=exc)
             put(encode(_json(error_data(exc, chat)), "error", next(ids)))
             if not isinstance(exc, Exception):
                 raise
@@ -137,6 +143,8 @@ class _Answer:
 def error_data(exc: BaseException, chat: Any = None) -> dict[str, Any]:
     """The data of an ``error`` event: ``error`` (the message), ``type`` (the class name), ``partial``.
 
+    The message of an exception that is not an :class:`llmchat.Error` (a failing tool) stays on the server.
+
     >>> from llmchat import RateLimitError
     >>> error = RateLimitError("slow down"); error.partial = "Hel"
     >>> error_data(error)
@@ -145,7 +153,8 @@ def error_data(exc: BaseException, chat: Any = None) -> dict[str, Any]:
     partial = getattr(exc, "partial", None)
     if partial is None and chat is not None and chat.messages and chat.messages[-1].role == "assistant":
         partial = chat.messages[-1].content
-    return {"error": str(exc), "type": type(exc).__name__, "partial": partial or ""}
+    message = str(exc) if isinstance(exc, Error) else "the answer failed on the server"
+    return {"error": message, "type": type(exc).__name__, "partial": partial or ""}
 
 
 def _json(data: Any) -> str:

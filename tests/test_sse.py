@@ -128,6 +128,25 @@ def test_thinking_and_tools_are_named_events(server, make_chat):
     ]
 
 
+def test_a_failing_tool_is_an_error_event_without_its_message(server, make_chat, caplog):
+    @llmchat.tool
+    def lookup(key: str) -> str:
+        """Look a key up.
+
+        Args:
+            key: The key.
+        """
+        raise KeyError("postgres://admin:hunter2@db/internal")
+
+    server.queue(Reply(text=["Let me look. "], tool_calls=[Call("lookup", {"key": "k"})]))
+    chat = make_chat("chat_completions").with_tool(lookup)
+    events, _ = parse(sse.stream(chat, "Look it up"))
+    assert text_of(events) == "Let me look. " and [e.event for e in events][-2:] == ["tool_call", "error"]
+    assert events[-1].json() == {"error": "the answer failed on the server", "type": "KeyError",
+                                  "partial": "Let me look. "}
+    assert "hunter2" not in events[-1].data and "hunter2" in caplog.text
+
+
 def test_heartbeats_while_the_provider_is_silent(server, make_chat):
     server.queue(Reply(text=["late"], stall_after=0, stall=0.35))
     body = list(sse.stream(make_chat("chat_completions"), "Hi", heartbeat=0.1))
