@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from browser import run_async
 from sse_client import parse, text_of
 
 import llmchat
@@ -199,7 +200,7 @@ def test_astream_gives_the_same_events(server, make_chat):
     async def read():
         return [part async for part in sse.astream(make_chat("responses"), "Hi", heartbeat=0.1)]
 
-    events, comments = parse(asyncio.run(read()))
+    events, comments = parse(run_async(read))
     assert text_of(events) == "ab\n" and events[-1].event == "complete" and comments >= 1
 
 
@@ -221,7 +222,7 @@ def test_cancelling_the_astream_task_cancels_the_chat(server, make_chat):
             await task
         return time.monotonic()
 
-    cancelled = asyncio.run(main())
+    cancelled = run_async(main)
     request = server.wait_for(1, timeout=1.0)[0]
     assert request.client_closed and time.monotonic() - cancelled < 1.0
     done = threading.Event()

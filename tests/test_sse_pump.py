@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from browser import run_async
 
 from llmchat.web.pump import HEARTBEAT, Pump
 
@@ -98,7 +99,7 @@ def test_the_async_body_heartbeats_and_cancels_on_task_cancel():
             await task
         return seen
 
-    seen = asyncio.run(main())
+    seen = run_async(main)
     assert seen[0] == b"a" and HEARTBEAT in seen and cancels == [1]
 
 
@@ -106,4 +107,4 @@ def test_the_async_body_ends_with_the_producer():
     async def main():
         return [part async for part in Pump(lambda put: [put(b"%d" % i) for i in range(3)]).abody()]
 
-    assert b"".join(asyncio.run(main())) == b"012"
+    assert b"".join(run_async(main)) == b"012"
