@@ -172,6 +172,31 @@ def test_closing_the_body_cancels_the_chat_and_closes_the_provider_connection(se
     assert chat._listeners == []
 
 
+def test_a_client_leaving_during_a_slow_tool_ends_the_answer_without_another_request(server, make_chat):
+    running = threading.Event()
+
+    @llmchat.tool
+    def slow(key: str) -> str:
+        """Slow.
+
+        Args:
+            key: A key.
+        """
+        running.set()
+        time.sleep(0.3)
+        return "done"
+
+    server.queue(Reply(tool_calls=[Call("slow", {"key": "k"})]), Reply(text=["never sent"]))
+    chat = make_chat("chat_completions").with_tool(slow)
+    body = sse.stream(chat, "Go", heartbeat=0.05)
+    parts = []
+    while not running.is_set() or b"event: tool_call" not in b"".join(parts):
+        parts.append(next(body))
+    body.close()
+    assert len(server.requests) == 1 and [m.role for m in chat.messages] == ["user", "assistant", "tool", "assistant"]
+    assert isinstance(chat.messages[-1].error, llmchat.CancelledError) and chat._listeners == []
+
+
 def test_closing_before_the_first_read_sends_nothing(server, make_chat):
     chat = make_chat("chat_completions")
     body = sse.stream(chat, "Hi")
