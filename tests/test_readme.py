@@ -5,10 +5,13 @@ How a block runs
     The README test's world is set up first: an ``llmchat.testing.Server`` on a free loopback port;
     for every provider whose wire format that server speaks, ``<PROVIDER>_API_BASE`` points at it
     and ``<PROVIDER>_API_KEY`` is a test key (not set for providers whose key is optional, so a
-    block shows what happens without one). Real keys and base URLs from your environment are
-    removed, so no block ever talks to a real provider. A request with nothing queued gets the
-    default reply, the story ``"Once upon a time."`` (5 tokens in, 4 out). ``llmchat`` is imported
-    already (the README imports it once, at the top). Tracebacks point at README.md's own lines.
+    block shows what happens without one). Providers whose wire format it does not speak point at
+    a path of it that answers 404: such a block needs a prelude that sets up its own server. Real
+    keys and base URLs from your environment are removed, so no block ever talks to a real
+    provider. A request with nothing queued gets the default reply, the story
+    ``"Once upon a time."`` (5 tokens in, 4 out). ``llmchat`` is imported already (the README
+    imports it once, at the top). Tracebacks point at README.md's own lines. A block that needs
+    another server (a web app, a database) starts it in its prelude, or in the block itself.
 
 Markers: HTML comments (invisible on the rendered page) directly above a block, blank lines allowed
     ``<!-- prelude: CODE -->``
@@ -59,8 +62,8 @@ for name in providers.names():
     provider = providers.get(name)
     try:
         base = server.url(provider.protocol)
-    except ValueError:
-        continue                      # a wire format the bundled server does not speak: use a prelude
+    except ValueError:                # a wire format the bundled server does not speak: a prelude must
+        base = server.root + "/no-such-protocol"      # set it up; never the real provider meanwhile
     if provider.base_env:
         os.environ[provider.base_env] = base
     if provider.key_env and not getattr(provider, "key_optional", False):
