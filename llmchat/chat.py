@@ -65,7 +65,7 @@ class Chat(Exchange):
         self._protocol = protocols.get(given["protocol"] or provider.protocol)
         base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env) or provider.base_url
         key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
-        if provider.key_env and not key:
+        if provider.key_env and not key and not provider.key_optional:
             raise ConfigurationError(
                 f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")

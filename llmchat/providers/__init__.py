@@ -56,6 +56,7 @@ class Provider:
     base_url: str
     protocol: str
     key_env: str | None = None                    # None: the provider needs no key (local servers)
+    key_optional: bool = False                    # True: a key is sent when set, never demanded (self-hosted)
     base_env: str | None = None                   # environment variable that overrides base_url
     auth: Callable[[str], dict[str, str]] = bearer
     headers: dict[str, str] = attrs.field(factory=dict)   # sent with every request
