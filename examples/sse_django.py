@@ -1,9 +1,9 @@
 """The guide's SSE endpoint in Django, under WSGI (gunicorn) or ASGI (uvicorn), in one file.
 
     pip install 'llmchat[django]'
-    python examples/sse_django.py                  # offline: prints what a browser receives, then exits
-    python examples/sse_django.py --serve          # offline, open http://127.0.0.1:8000/
-    LLMCHAT_DEFAULT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... python examples/sse_django.py --live
+    .venv/bin/python examples/sse_django.py                  # offline: prints what a browser receives, then exits
+    .venv/bin/python examples/sse_django.py --serve          # offline, open http://127.0.0.1:8000/
+    LLMCHAT_DEFAULT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... .venv/bin/python examples/sse_django.py --live
     cd examples && gunicorn -k gthread --threads 32 sse_django:application     # WSGI
     cd examples && uvicorn sse_django:asgi_application                         # ASGI
 

@@ -1,9 +1,9 @@
 """The guide's SSE endpoint in FastAPI under uvicorn: ``StreamingResponse`` over ``llmchat.sse.astream``.
 
     pip install 'llmchat[fastapi]'
-    python examples/sse_fastapi.py                 # offline: prints what a browser receives, then exits
-    python examples/sse_fastapi.py --serve         # offline, open http://127.0.0.1:8000/
-    LLMCHAT_DEFAULT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... python examples/sse_fastapi.py --live
+    .venv/bin/python examples/sse_fastapi.py                 # offline: prints what a browser receives, then exits
+    .venv/bin/python examples/sse_fastapi.py --serve         # offline, open http://127.0.0.1:8000/
+    LLMCHAT_DEFAULT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... .venv/bin/python examples/sse_fastapi.py --live
     cd examples && uvicorn sse_fastapi:app
 
 Use ``astream`` here, not ``stream``: Starlette never closes a sync iterator when the client leaves

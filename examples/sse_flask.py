@@ -1,9 +1,9 @@
 """The guide's SSE endpoint in Flask: the answer streams into the page, errors keep what was streamed.
 
     pip install 'llmchat[flask]'
-    python examples/sse_flask.py                  # offline: prints what a browser receives, then exits
-    python examples/sse_flask.py --serve          # offline, open http://127.0.0.1:5000/
-    LLMCHAT_DEFAULT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... python examples/sse_flask.py --live
+    .venv/bin/python examples/sse_flask.py                  # offline: prints what a browser receives, then exits
+    .venv/bin/python examples/sse_flask.py --serve          # offline, open http://127.0.0.1:5000/
+    LLMCHAT_DEFAULT_MODEL=gpt-4.1-mini OPENAI_API_KEY=... .venv/bin/python examples/sse_flask.py --live
 
 In production run it on a threaded WSGI server, e.g. ``gunicorn -k gthread --threads 32 'sse_flask:create_app()'``
 (each open stream holds a thread; closing the tab closes the provider connection).
