@@ -1,7 +1,7 @@
 """Anthropic Messages, and an error that keeps the partial answer (offline by default).
 
-    python examples/anthropic_errors.py
-    ANTHROPIC_API_KEY=... python examples/anthropic_errors.py --live
+    .venv/bin/python examples/anthropic_errors.py
+    ANTHROPIC_API_KEY=... .venv/bin/python examples/anthropic_errors.py --live
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Basic streaming to a callable (chat_completions; works offline against the bundled server).
 
-    python examples/basic_streaming.py            # offline, against llmchat.testing.Server
-    OPENAI_API_KEY=... python examples/basic_streaming.py --live
+    .venv/bin/python examples/basic_streaming.py            # offline, against llmchat.testing.Server
+    OPENAI_API_KEY=... .venv/bin/python examples/basic_streaming.py --live
 """
 
 import sys

@@ -1,7 +1,7 @@
 """The enterprise clouds: Azure OpenAI, Vertex AI, Amazon Bedrock and Cohere, one interface.
 
-    python examples/enterprise_clouds.py                  # offline, against llmchat.testing.Server
-    python examples/enterprise_clouds.py --live bedrock   # for real, with your usual credentials:
+    .venv/bin/python examples/enterprise_clouds.py                  # offline, against llmchat.testing.Server
+    .venv/bin/python examples/enterprise_clouds.py --live bedrock   # for real, with your usual credentials:
         azure:    AZURE_API_BASE, AZURE_API_KEY (or AZURE_AD_TOKEN), AZURE_MODEL (the deployment)
         vertexai: GOOGLE_CLOUD_PROJECT and Application Default Credentials (pip install 'llmchat[vertexai]')
         bedrock:  AWS_REGION and AWS credentials or AWS_BEARER_TOKEN_BEDROCK

@@ -1,7 +1,7 @@
 """Gemini: streamed thoughts and answer, and token usage (output = candidates + thoughts).
 
-    python examples/gemini_streaming.py              # offline, against llmchat.testing.Server
-    GEMINI_API_KEY=... python examples/gemini_streaming.py --live
+    .venv/bin/python examples/gemini_streaming.py              # offline, against llmchat.testing.Server
+    GEMINI_API_KEY=... .venv/bin/python examples/gemini_streaming.py --live
 """
 
 import sys

@@ -1,7 +1,7 @@
 """OpenAI Responses API with reasoning summaries: thinking is streamed apart from the answer.
 
-    python examples/responses_thinking.py              # offline, against llmchat.testing.Server
-    OPENAI_API_KEY=... python examples/responses_thinking.py --live
+    .venv/bin/python examples/responses_thinking.py              # offline, against llmchat.testing.Server
+    OPENAI_API_KEY=... .venv/bin/python examples/responses_thinking.py --live
 """
 
 import sys

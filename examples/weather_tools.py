@@ -1,8 +1,8 @@
 """Streaming with tools: the stream pauses, the tool runs, the stream resumes (the guide's Weather example).
 
-    python examples/weather_tools.py                         # offline, against llmchat.testing.Server
-    python examples/weather_tools.py --protocol gemini       # offline, in another wire format
-    OPENAI_API_KEY=... python examples/weather_tools.py --live [--model claude-haiku-4-5]
+    .venv/bin/python examples/weather_tools.py                         # offline, against llmchat.testing.Server
+    .venv/bin/python examples/weather_tools.py --protocol gemini       # offline, in another wire format
+    OPENAI_API_KEY=... .venv/bin/python examples/weather_tools.py --live [--model claude-haiku-4-5]
 
 Offline, the scripted model calls ``weather`` and the tool answers with a fixed reading; with
 ``--live`` a real model decides, and the tool asks Open-Meteo (https://open-meteo.com, no key needed).

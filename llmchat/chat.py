@@ -68,7 +68,7 @@ class Chat(Exchange):
         base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env)
         if not base:
             base = provider.locate(model, protocol, key) if provider.locate else provider.base_url
-        if provider.key_env and not key and provider.key_required:
+        if provider.key_env and not key and not provider.key_optional:
             raise ConfigurationError(
                 f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")

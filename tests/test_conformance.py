@@ -1,4 +1,4 @@
-"""llmchat on the streams recorded from real provider APIs (../shared/conformance, beside the checkout).
+"""llmchat on the streams recorded from real provider APIs (../shared/conformance, or $LLMCHAT_CONFORMANCE).
 
 Each mode must pass every case: the same content, thinking, tool calls, usage and finish reason as
 the provider's official SDK gets from the same bytes. Skipped where the corpus is not present.
@@ -15,10 +15,13 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CHECK = ROOT.parent / "shared" / "conformance" / "check.py"
+CORPUS = pathlib.Path(os.environ.get("LLMCHAT_CONFORMANCE") or ROOT.parent / "shared" / "conformance")
+CHECK = CORPUS / "check.py"
+SKIP = (f"needs the conformance corpus (real provider streams with what the official SDKs make of them), kept "
+        f"outside this repository; none at {CORPUS}: set LLMCHAT_CONFORMANCE to its directory (README, Development)")
 
 
-@pytest.mark.skipif(not CHECK.exists(), reason="the shared conformance corpus is not beside this checkout")
+@pytest.mark.skipif(not CHECK.exists(), reason=SKIP)
 @pytest.mark.parametrize("mode", ["events", "whole", "random", "close"])
 def test_recorded_real_streams_match_the_official_sdks(mode, tmp_path):
     report = tmp_path / "result.json"

@@ -134,7 +134,8 @@ def test_openrouter_is_inferred_from_vendor_slash_model_ids(model: str) -> None:
     assert llmchat.chat(model, api_key="k").provider == "openrouter"
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(DECLARED) if DECLARED[n][3]])
+@pytest.mark.parametrize("name", [n for n in sorted(DECLARED)
+                                  if DECLARED[n][3] and not llmchat.providers.get(n).key_optional])
 def test_a_missing_key_names_its_environment_variable(name: str) -> None:
     model, _base, _protocol, key_env, _base_env = DECLARED[name]
     with pytest.raises(llmchat.ConfigurationError) as caught:
@@ -167,6 +168,14 @@ def test_a_gpustack_server_from_the_environment_gets_the_request(monkeypatch: py
     assert reply.content == "served locally"
     assert server.requests[0].path == "/v1/chat/completions"
     assert server.requests[0].headers["authorization"] == "Bearer gpustack-key"
+
+
+def test_a_self_hosted_gpustack_without_a_key_is_asked_without_one(monkeypatch: pytest.MonkeyPatch,
+                                                                    server: Server) -> None:
+    monkeypatch.setenv("GPUSTACK_API_BASE", server.url("chat_completions"))
+    server.reply("no key ", "needed")
+    assert llmchat.chat("qwen3", provider="gpustack").ask("hi").content == "no key needed"
+    assert "authorization" not in server.requests[0].headers
 
 
 def test_the_base_url_comes_from_configure_and_an_explicit_one_wins(monkeypatch: pytest.MonkeyPatch) -> None:

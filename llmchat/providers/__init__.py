@@ -78,11 +78,12 @@ def join_url(base: str, path: str) -> str:
 class Provider:
     """Where one provider lives and how it authenticates.
 
-    The optional hooks serve the clouds: ``choose`` picks the protocol from the model id,
-    ``locate`` builds the base URL from settings (project, region), ``prepare`` adjusts the
-    URL and body last (Azure's ``api-version``, Claude on Vertex), ``sign`` adds headers computed
-    over the exact request before each send (SigV4, a fresh OAuth token), and ``reauth`` renews
-    platform credentials after a 401.
+    The optional hooks serve the clouds (with ``key_optional``: platform credentials when there is
+    no key): ``choose`` picks the protocol from the model id, ``locate`` builds the base URL from
+    settings (project, region), ``prepare`` adjusts the URL and body last (Azure's
+    ``api-version``, Claude on Vertex), ``sign`` adds headers computed over the exact request
+    before each send (SigV4, a fresh OAuth token), and ``reauth`` renews platform credentials
+    after a 401.
 
     >>> p = Provider("example", "https://api.example.com/v1", "chat_completions", key_env="EXAMPLE_API_KEY")
     >>> p.auth_headers("k")
@@ -93,13 +94,13 @@ class Provider:
     base_url: str
     protocol: str
     key_env: str | None = None                    # None: the provider needs no key (local servers)
+    key_optional: bool = False                    # True: a key is sent when set, never demanded (self-hosted)
     base_env: str | None = None                   # environment variable that overrides base_url
     auth: Callable[[str], dict[str, str]] = bearer
     headers: dict[str, str] = attrs.field(factory=dict)   # sent with every request
     models: tuple[str, ...] | Callable[[str], bool] = ()  # model id prefixes this provider serves, or a test
     parse_options: dict[str, Any] = attrs.field(factory=dict)  # provider quirks, handed to the protocol
     # Cloud providers: the hooks below are None/empty for a plain "base URL + key" provider.
-    key_required: bool = True                     # False: without a key, ``sign`` finds platform credentials
     settings: dict[str, str | None] = attrs.field(factory=dict)  # extra setting suffix -> env var
     choose: Callable[[str], str] | None = None    # model -> protocol, when no protocol= is given
     locate: Callable[[str, str, Any], str] | None = None  # (model, protocol, key) -> base URL, when none is set
