@@ -176,7 +176,8 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encodi
 ERROR_BODY = json.dumps({"error": {"message": "x" * 400, "type": "server_error"}}).encode()
 ERROR = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
     len(ERROR_BODY))
-TRICKLES = {"status": lambda s: trickle(s, ANSWER), "headers": lambda s: (s.sendall(ANSWER[:17]), trickle(s, ANSWER[17:])),
+TRICKLES = {"status": lambda s: trickle(s, ANSWER),
+            "headers": lambda s: (s.sendall(ANSWER[:17]), trickle(s, ANSWER[17:])),
             "error-body": lambda s: (s.sendall(ERROR), trickle(s, ERROR_BODY))}
 
 
@@ -226,11 +227,14 @@ def test_an_event_of_many_data_lines_is_assembled_in_linear_time(server, make_ch
     assert time.monotonic() - started < 5
 
 
-def test_one_large_event_is_read_in_linear_time(server, make_chat):
-    server.queue(Reply(raw=event("x" * 12_000_000) + DONE, split=100_000))
+def test_one_large_event_in_many_small_http_chunks_is_read_in_linear_time(raw_server):
+    body = event("x" * 24_000_000) + DONE
+    framed = ANSWER + chunked(*(body[i:i + 4096] for i in range(0, len(body), 4096)))
+    big = raw_server(lambda sock: sock.sendall(framed))
     started = time.monotonic()
-    assert len(make_chat("chat_completions").ask("x").content) == 12_000_000
-    assert time.monotonic() - started < 10
+    chat = chat_at(big.url(), "chat_completions", max_retries=0, max_event_size=64_000_000)
+    assert len(chat.ask("x").content) == 24_000_000
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("close_delimited", [False, True])
