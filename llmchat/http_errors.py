@@ -67,8 +67,8 @@ def refusal(response: requests.Response, read_error: Callable[[str], tuple[str |
     if encoding not in ("", "identity"):
         return StreamError(f"the server sent a {encoding}-encoded stream although only identity encoding "
                            f"was accepted (Accept-Encoding: identity); it is not decoded")
-    ctype = response.headers.get("content-type", "")
-    if "json" in ctype and "event-stream" not in ctype:
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in ("application/json", "text/json") or media.endswith("+json"):     # not NDJSON: a framing
         return _unexpected_json(response, read_error, stream)
     return None
 

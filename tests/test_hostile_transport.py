@@ -228,12 +228,12 @@ def test_an_event_of_many_data_lines_is_assembled_in_linear_time(server, make_ch
 
 
 def test_one_large_event_in_many_small_http_chunks_is_read_in_linear_time(raw_server):
-    body = event("x" * 24_000_000) + DONE
-    framed = ANSWER + chunked(*(body[i:i + 4096] for i in range(0, len(body), 4096)))
+    body = event("x" * 15_000_000) + DONE       # within the default max_event_size
+    framed = ANSWER + chunked(*(body[i:i + 1024] for i in range(0, len(body), 1024)))
     big = raw_server(lambda sock: sock.sendall(framed))
     started = time.monotonic()
-    chat = chat_at(big.url(), "chat_completions", max_retries=0, max_event_size=64_000_000)
-    assert len(chat.ask("x").content) == 24_000_000
+    chat = chat_at(big.url(), "chat_completions", max_retries=0)
+    assert len(chat.ask("x").content) == 15_000_000
     assert time.monotonic() - started < 5
 
 
@@ -341,3 +341,20 @@ def test_each_event_reaches_on_chunk_before_the_rest_of_its_http_chunk(raw_serve
 def test_line_ends_and_bom_over_http(server, make_chat, raw, split):
     server.queue(Reply(raw=raw, split=split))
     assert make_chat("chat_completions").ask("x").content == "Hi"
+
+
+# ---------------------------------------------------------------- framing is the protocol's choice
+
+def test_a_protocol_can_choose_a_framing_other_than_sse(server, make_chat):
+    from llmchat.protocols import chat_completions
+
+    def ndjson(blocks, max_size):
+        rest = b""
+        for block in blocks:
+            *lines, rest = (rest + block).split(b"\n")
+            yield from (("message", line.decode()) for line in lines if line)
+
+    chat = make_chat("chat_completions")
+    chat._protocol = types.SimpleNamespace(**vars(chat_completions), framing=ndjson)
+    server.queue(Reply(raw=b'{"choices":[{"delta":{"content":"Hi"}}]}\n[DONE]\n', content_type="application/x-ndjson"))
+    assert chat.ask("x").content == "Hi"
