@@ -20,7 +20,7 @@ import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
-from llmchat.config import SECRET_HEADER, reveal
+from llmchat.config import SECRET_HEADER, Secret, reveal
 from llmchat.errors import ConnectionError, Error, StreamError, TimeoutError, make_error
 
 __all__ = ["BROKEN", "bad_header", "masked", "not_followed", "origin", "redacted", "refusal", "retry_after",
@@ -165,8 +165,8 @@ def translate(exc: BaseException, headers: dict[str, str] | None = None, timeout
 
 def _short(text: str, headers: dict[str, str] | None = None) -> str:
     for name, value in (headers or {}).items():
-        if SECRET_HEADER.search(name):
-            for secret in str(value).split():
+        if SECRET_HEADER.search(name) or isinstance(value, Secret):
+            for secret in str(reveal(value)).split():
                 if len(secret) >= 4:
                     text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
     return re.sub(r"\s+", " ", masked(text))[:300]
@@ -178,7 +178,8 @@ def masked(text: str) -> str:
 
 
 def redacted(headers: dict[str, Any]) -> dict[str, str]:
-    return {k: ("***" if SECRET_HEADER.search(k) else str(reveal(v))) for k, v in headers.items()}
+    """Header values for a log line: secret-looking names and :class:`Secret` values masked."""
+    return {k: ("***" if SECRET_HEADER.search(k) or isinstance(v, Secret) else str(v)) for k, v in headers.items()}
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

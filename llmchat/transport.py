@@ -255,8 +255,9 @@ def _send(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
     except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
         return None, ConfigurationError(bad_header(plain))
     except BROKEN as exc:
-        return None, stream.aborted or translate(exc, plain, timeouts[1])
-    response.request.headers = CaseInsensitiveDict(redacted(plain))    # the response must not hold the key,
-    response._next = None       # nor the next request requests prepares for a redirect (with every header)
+        return None, stream.aborted or translate(exc, {**plain, **headers}, timeouts[1])
+    # The response must not hold the key: not in its request, nor in the one requests prepares for a redirect.
+    response.request.headers = CaseInsensitiveDict(redacted({**plain, **headers}))
+    response._next = None
     stream.response = response
     return response, stream.aborted
