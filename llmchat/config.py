@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "retry_backoff_factor": 2.0,
     "retry_max_interval": 30.0,
     "max_tool_rounds": 25,
+    "max_event_size": 16 * 1024 * 1024,   # bytes of one streamed event; a larger one ends the stream (StreamError)
 }
 
 # Provider settings: "{provider}_api_key" and "{provider}_api_base" for every provider name.

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from llmchat.config import reveal
+from llmchat.config import Secret, reveal
 from llmchat.errors import CancelledError, TimeoutError
 from llmchat.message import Message
 from llmchat.protocols import Request
@@ -66,28 +66,20 @@ class Exchange:
         return time.monotonic() + total if total else None
 
     def _open(self: Any, deadline: float | None = None) -> Any:
-        """Send the request and return the open stream; it is aborted at ``deadline`` (a monotonic time)."""
+        """Send the request and return the open stream. ``cancel()`` and ``deadline`` (a monotonic time)
+        abort it from the moment it is sent: the wait for the status line, headers and an error body too."""
         from llmchat import transport
 
         if self._cancel.is_set():
             raise CancelledError(CANCELLED)
-        timeout = self.option("request_timeout")
+        timeout, connect = self.option("request_timeout"), self.option("connect_timeout")
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise self._late()
-            timeout = min(timeout, left) if timeout else left   # the wait for the headers counts too
+            timeout, connect = (min(t, left) if t else left for t in (timeout, connect))
         request = self._request()
-        headers = {**self._provider.headers, **self._provider.auth_headers(reveal(self._key) or ""),
-                   **{k: reveal(v) for k, v in self._headers.items()}}
-        try:
-            stream = transport.open_stream(
-                self._base_url + self._protocol.path(request), headers, self._protocol.body(request),
-                timeout=timeout, connect_timeout=self.option("connect_timeout"), read_error=self._protocol.error)
-        except TimeoutError:
-            if deadline is not None and time.monotonic() >= deadline - 0.01:
-                raise self._late() from None
-            raise
+        stream = transport.Stream(timeout, getattr(self._protocol, "framing", None), self.option("max_event_size"))
         self._stream = stream
         if deadline is not None:
             stream.timer = threading.Timer(max(0.0, deadline - time.monotonic()), stream.abort, (self._late(),))
@@ -95,7 +87,25 @@ class Exchange:
             stream.timer.start()
         if self._cancel.is_set():
             stream.abort(CancelledError(CANCELLED))
+        try:
+            transport.open_stream(
+                self._base_url + self._protocol.path(request), self._wire_headers(), self._protocol.body(request),
+                timeout=timeout, connect_timeout=connect, read_error=self._protocol.error, stream=stream)
+        except TimeoutError:
+            self._close(stream)
+            if deadline is not None and time.monotonic() >= deadline - 0.01:
+                raise self._late() from None
+            raise
+        except BaseException:
+            self._close(stream)
+            raise
         return stream
+
+    def _wire_headers(self: Any) -> dict[str, Any]:
+        """The request's headers; the key stays wrapped in a Secret (the transport reveals it only to send)."""
+        return {**self._provider.headers,
+                **{k: Secret(v) for k, v in self._provider.auth_headers(reveal(self._key) or "").items()},
+                **self._headers}
 
     def _late(self: Any) -> TimeoutError:
         return TimeoutError(f"the response took longer than total_timeout={self.option('total_timeout')} s")

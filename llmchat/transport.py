@@ -1,8 +1,15 @@
-"""HTTP: the only module that touches the network. It owns requests and sseclient-py and translates their errors.
+"""HTTP: the only module that touches the network. It owns requests and translates its errors.
 
-Events reach the caller the moment their bytes arrive: chunked bodies are read
-one HTTP chunk at a time, close-delimited ones with ``read1`` (whatever has
-arrived), never in fixed-size blocks that would wait for more.
+The body is read as it arrives (``read1``: whatever has come in), de-chunked by
+:mod:`llmchat.chunked` and cut into events by the protocol's framing function
+(``framing`` in the protocol module, :func:`llmchat.sse_framing.events` when it
+has none), so each event reaches the caller the moment its own bytes are in.
+
+A :class:`Stream` exists before the request is sent: :meth:`Stream.abort`
+(``cancel()``, ``total_timeout``) shuts its socket whatever the request waits
+for: the status line, the headers, an error body or the next event.
+Redirects are followed only to the same origin (307/308): API keys never go
+anywhere else. Errors carry no object that holds a key.
 
 >>> list(frames([b"event: a\\ndata: {\\"x\\"", b": 1}\\n\\n", b"data: [DONE]\\n\\n"]))
 [('a', '{"x": 1}'), ('message', '[DONE]')]
@@ -10,60 +17,76 @@ arrived), never in fixed-size blocks that would wait for more.
 
 from __future__ import annotations
 
-import email.utils
-import http.client
+import functools
 import json
 import logging
-import re
 import socket
-import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urljoin
 
 import requests
-import sseclient
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from requests.structures import CaseInsensitiveDict
 
 from llmchat import __version__
-from llmchat.config import SECRET_HEADER
-from llmchat.errors import ConfigurationError, ConnectionError, Error, StreamError, TimeoutError, make_error
+from llmchat.chunked import dechunk
+from llmchat.config import reveal
+from llmchat.errors import ConfigurationError, Error, StreamError, make_error
+from llmchat.http_errors import (
+    BROKEN,
+    bad_header,
+    masked,
+    not_followed,
+    origin,
+    redacted,
+    refusal,
+    retry_after,
+    translate,
+)
+from llmchat.http_session import opening, session
+from llmchat.sse_framing import MAX_EVENT_SIZE
+from llmchat.sse_framing import events as sse_events
 
 __all__ = ["Stream", "frames", "open_stream", "retry_after"]
 
 log = logging.getLogger("llmchat")
-_local = threading.local()
-MAX_ERROR_BODY = 64 * 1024
+MAX_REDIRECTS = 5
+READ_SIZE = 65536
 FINISH_WAIT = 0.05          # seconds to wait for the end of a chunked body after the terminal event
 FINISH_LIMIT = 64 * 1024    # bytes read past the terminal event before giving the connection up
-_BROKEN = (Urllib3Error, requests.RequestException, http.client.HTTPException, OSError, ValueError)
-
-
-def frames(blocks: Iterable[bytes]) -> Iterator[tuple[str, str]]:
-    """``(event name, data)`` for each Server-Sent Event in a sequence of byte blocks split anywhere."""
-    try:
-        for event in sseclient.SSEClient(blocks).events():
-            yield event.event, event.data
-    except UnicodeDecodeError as exc:
-        raise StreamError(f"the stream is not valid UTF-8 ({exc.reason} at byte {exc.start} of an event)") from None
-
-
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session
+_FOLLOWED = (307, 308)      # redirects that keep the method and the body
+Framing = Callable[[Iterable[bytes], "int | None"], Iterator[tuple[str, str]]]
+frames = sse_events
 
 
 class Stream:
-    """One open streaming response; :meth:`events` yields its events, :meth:`abort` stops it from any thread."""
+    """One streaming request, from before it is sent: :meth:`events` yields its events once
+    :func:`open_stream` has opened it; :meth:`abort` stops it from any thread at any point.
 
-    def __init__(self, response: requests.Response, timeout: float | None = None) -> None:
-        self.response = response
+    ``framing(blocks, max_event_size)`` cuts the body into ``(event, data)`` pairs (SSE by default).
+
+    >>> stream = Stream(timeout=30)
+    >>> stream.abort(StreamError("stopped")); stream.aborted
+    StreamError('stopped')
+    """
+
+    def __init__(self, timeout: float | None = None, framing: Framing | None = None,
+                 max_event_size: int | None = MAX_EVENT_SIZE) -> None:
+        self.response: requests.Response | None = None
         self.timeout = timeout
+        self.framing = framing or sse_events
+        self.max_event_size = max_event_size
         self.aborted: Error | None = None
+        self._sock: Any = None
+        self._released = False          # the connection went back to the pool: abort() must not touch it
+        self._complete = False          # the whole chunked body was read
         self._chunks: Iterator[bytes] | None = None    # the chunked-body reader, to finish the body at the end
         self._events: Iterator[tuple[str, str]] | None = None
+
+    def _attach(self, sock: Any) -> None:
+        self._sock = sock
+        if self.aborted is not None:
+            self._shutdown()
 
     def events(self) -> Iterator[tuple[str, str]]:
         """The ``(event, data)`` pairs as they arrive; network failures raised as llmchat errors."""
@@ -73,36 +96,43 @@ class Stream:
         return self._events
 
     def _read(self) -> Iterator[tuple[str, str]]:
-        source = frames(self._blocks())
+        source = self.framing(self._blocks(), self.max_event_size)
         if log.isEnabledFor(logging.DEBUG):     # once per stream: the hot path pays nothing otherwise
             source = _logged(source)
+        failure: Error | None = None
         try:
             yield from source       # after abort() the spine stops at the next chunk; the read ends at the shut socket
-        except Error:
-            if self.aborted is None:
-                raise
-        except _BROKEN as exc:
-            if self.aborted is None:
-                raise _translate(exc, timeout=self.timeout) from None
-        if self.aborted is not None:
+        except Error as exc:
+            failure = exc
+        except BROKEN as exc:
+            failure = translate(exc, timeout=self.timeout)
+        except (OverflowError, MemoryError):
+            failure = StreamError("the response body could not be read (an absurd size)")
+        if self.aborted is not None:        # whatever the cut left half-read, the reason is the abort
             raise self.aborted
+        if failure is not None:
+            raise failure
 
     def _blocks(self) -> Iterator[bytes]:
-        raw = self.response.raw
+        raw = self.response.raw  # type: ignore[union-attr]
         if raw.chunked and raw.supports_chunked_reads():
-            self._chunks = raw.read_chunked(decode_content=True)
+            self._chunks = self._dechunked(raw._fp.fp)
             yield from self._chunks
             return
         read1 = getattr(raw, "read1", None) or raw._fp.read1
         while True:
-            block = read1(65536)
+            block = read1(READ_SIZE)
             if not block:
                 return
             yield block
 
+    def _dechunked(self, fp: Any) -> Iterator[bytes]:
+        rest = yield from dechunk(iter(functools.partial(fp.read1, READ_SIZE), b""))
+        self._complete = not rest
+
     def abort(self, reason: Error) -> None:
         """Stop the stream now: the reader gets ``reason``; the socket is shut so the provider stops too."""
-        if self.aborted is None:
+        if self.aborted is None and not self._released:
             self.aborted = reason
             self._shutdown()
 
@@ -113,16 +143,22 @@ class Stream:
         comes at once, and the connection goes back to the pool for the next request instead.
         """
         if reuse and self.aborted is None and self._chunks is not None and self._finish_body():
+            self._released = True
+            raw = self.response.raw  # type: ignore[union-attr]
+            raw._original_response.close()      # as urllib3 does at the end of a chunked body
+            raw.release_conn()
             log.debug("connection kept for the next request")
             return
         self._shutdown()
-        self.response.close()
+        if self.response is not None:
+            self.response.close()
 
     def _finish_body(self) -> bool:
         """Read the end of a chunked body (normally just its empty last chunk) within ``FINISH_WAIT``;
-        urllib3 then returns the connection to the pool. False when it does not come so soon."""
-        sock = _socket_of(self.response)
-        if sock is None:
+        the connection can then serve the next request. False when it does not come so soon."""
+        if self._complete:
+            return True
+        if self._sock is None:
             return False
         deadline = time.monotonic() + FINISH_WAIT
         extra = 0
@@ -131,17 +167,19 @@ class Stream:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                sock.settimeout(left)       # urllib3 sets the timeout again before the next request
+                self._sock.settimeout(left)       # urllib3 sets the timeout again before the next request
                 block = next(self._chunks, None)  # type: ignore[arg-type]
                 if block is None:
-                    return True
+                    return self._complete
                 extra += len(block)
         except Exception:   # noqa: BLE001 - any failure here just means the connection is not reused
             return False
         return False
 
     def _shutdown(self) -> None:
-        sock = _socket_of(self.response)
+        sock = self._sock
+        if sock is None and self.response is not None:
+            sock = _socket_of(self.response)
         try:
             if sock is not None:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -165,160 +203,61 @@ def _socket_of(response: requests.Response) -> socket.socket | None:
     return sock
 
 
-def open_stream(url: str, headers: dict[str, str], body: dict[str, Any], *, timeout: float,
-                connect_timeout: float, read_error: Callable[[str], tuple[str | None, str]]) -> Stream:
-    """POST ``body`` and return the open event stream, or raise the typed error of a failed request."""
-    all_headers = {"Content-Type": "application/json", "Accept": "text/event-stream",
-                   "Accept-Encoding": "identity", "User-Agent": f"llmchat/{__version__}", **headers}
+def open_stream(url: str, headers: dict[str, Any], body: dict[str, Any], *, timeout: float | None,
+                connect_timeout: float | None, read_error: Callable[[str], tuple[str | None, str]],
+                stream: Stream | None = None) -> Stream:
+    """POST ``body`` and return the open event stream, or raise the typed error of a failed request.
+
+    ``headers`` values may be :class:`~llmchat.config.Secret`: they are revealed only while sending.
+    """
+    stream = stream if stream is not None else Stream(timeout)
     try:
         data = json.dumps(body, ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"the request body cannot be sent as JSON ({exc}); check with_params()") from None
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("POST %s %s (%d bytes)", url, _redacted(all_headers), len(data))
-    try:
-        response = _session().post(url, data=data, headers=all_headers, stream=True,
-                                   timeout=(connect_timeout, timeout))
-    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
-        raise ConfigurationError(_bad_header(all_headers)) from None
-    except requests.RequestException as exc:
-        raise _translate(exc, all_headers, timeout) from None
-    log.debug("HTTP %s %s", response.status_code, response.headers.get("content-type"))
-    if response.status_code >= 400:
-        raise _http_error(response, read_error)
-    ctype = response.headers.get("content-type", "")
-    if "json" in ctype and "event-stream" not in ctype:
-        raise _unexpected_json(response, read_error)
-    return Stream(response, timeout)
+        log.debug("POST %s %s (%d bytes)", masked(url), redacted(headers), len(data))
+    response, error = _send_following(stream, url, headers, data, (connect_timeout, timeout))
+    if error is None:
+        log.debug("HTTP %s %s", response.status_code, response.headers.get("content-type"))
+        error = refusal(response, read_error, stream)
+    if error is not None:
+        stream.close()
+        raise error         # outside any except clause: no __context__ that could hold a request
+    return stream
 
 
-def _bad_header(headers: dict[str, str]) -> str:
-    """Which header cannot be sent, without its value (it is often the API key)."""
-    for name, value in headers.items():
-        text = str(value)
-        if text != text.strip() or "\n" in text or "\r" in text or not text.isascii() and not _latin1(text):
-            return (f"the value of the HTTP header {name!r} cannot be sent (a newline, surrounding spaces or "
-                    f"a character outside Latin-1); check the API key or the headers you set")
-    return "an HTTP header cannot be sent; check the API key or the headers you set"
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _http_error(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]]) -> Error:
-    try:
-        text = _read_text(response)
-    except Error as exc:
-        text = f"(error body unreadable: {exc})"
-    kind, message = read_error(text) if text.strip() else (None, response.reason or "")
-    message = message or response.reason or f"HTTP {response.status_code}"
-    return make_error(response.status_code, kind, f"{message} (HTTP {response.status_code})",
-                      retry_after=retry_after(response.headers, resets=response.status_code == 429), body=text)
-
-
-def _unexpected_json(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]]) -> Error:
-    text = _read_text(response)
-    kind, message = read_error(text)
-    if kind or "error" in text[:200]:
-        return make_error(None, kind, message, body=text)
-    return StreamError(f"expected an event stream, got {response.headers.get('content-type')}: {text[:200]!r}")
-
-
-def _read_text(response: requests.Response) -> str:
-    try:
-        data = response.raw.read(MAX_ERROR_BODY, decode_content=True) or b""
-    except _BROKEN as exc:
-        raise _translate(exc) from None
-    finally:
+def _send_following(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
+                    timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
+    """The response, following redirects that keep the origin, the method and the body; else the error."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        response, error = _send(stream, url, headers, data, timeouts)
+        if error is not None or not response.is_redirect:
+            return response, error
+        target = urljoin(url, response.headers.get("location", ""))
         response.close()
-    return data.decode("utf-8", "replace")
+        if response.status_code not in _FOLLOWED or origin(target) != origin(url):
+            return None, make_error(response.status_code, None, not_followed(response.status_code, url, target))
+        log.debug("following HTTP %s to %s", response.status_code, masked(target))
+        url = target
+    return None, make_error(response.status_code, None, f"more than {MAX_REDIRECTS} redirects from {origin(url)}")
 
 
-def _translate(exc: BaseException, headers: dict[str, str] | None = None, timeout: float | None = None) -> Error:
-    """A requests/urllib3/socket exception as an llmchat error (secret header values masked)."""
-    text = _short(str(exc) or type(exc).__name__, headers)
-    if isinstance(exc, requests.ConnectTimeout):
-        return TimeoutError(f"could not connect within connect_timeout ({text})")
-    if isinstance(exc, (requests.Timeout, ReadTimeoutError, socket.timeout)) or "timed out" in text:
-        waited = f" for {timeout:g} s (request_timeout)" if timeout else ""
-        return TimeoutError(f"no data from the server{waited}: {text}")
-    if isinstance(exc, requests.ConnectionError) and "Max retries" in text:
-        return ConnectionError(f"could not connect: {text}")
-    return ConnectionError(f"the connection broke during the stream: {text}")
-
-
-def _short(text: str, headers: dict[str, str] | None = None) -> str:
-    for name, value in (headers or {}).items():
-        if SECRET_HEADER.search(name):
-            for secret in str(value).split():
-                if len(secret) >= 4:
-                    text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-    return re.sub(r"\s+", " ", text)[:300]
-
-
-def _redacted(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if SECRET_HEADER.search(k) else v) for k, v in headers.items()}
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_LIMITS = ("requests", "tokens")
-
-
-def retry_after(headers: Any, resets: bool = True) -> float | None:
-    """Seconds the server asked us to wait: ``retry-after-ms``, ``retry-after`` (seconds or an HTTP date),
-    else (with ``resets``, for a 429) OpenAI's ``x-ratelimit-reset-*`` durations (``1s``, ``6m0s``, ``20ms``):
-    the reset of the exhausted limit (``x-ratelimit-remaining-*: 0``), else the soonest one.
-
-    >>> retry_after({"retry-after": "3"}), retry_after({"Retry-After-Ms": "250"})
-    (3.0, 0.25)
-    >>> retry_after({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "1m30s"})
-    1.0
-    >>> retry_after({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "1m30s",
-    ...              "x-ratelimit-remaining-tokens": "0"})
-    90.0
-    """
-    headers = {k.lower(): v for k, v in dict(headers).items()}
+def _send(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
+          timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
+    """One POST. The only frame that sees the key: it returns (never raises) so no traceback keeps it."""
+    plain = {"Content-Type": "application/json", "Accept": "text/event-stream", "Accept-Encoding": "identity",
+             "User-Agent": f"llmchat/{__version__}", **{k: reveal(v) for k, v in headers.items()}}
     try:
-        if "retry-after-ms" in headers:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-    except ValueError:
-        pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            date = _http_date(value)
-            if date is not None:
-                return max(0.0, date - time.time())
-    return _reset(headers) if resets else None
-
-
-def _http_date(value: str) -> float | None:
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def _reset(headers: dict[str, str]) -> float | None:
-    resets = {kind: _duration(headers.get(f"x-ratelimit-reset-{kind}", "")) for kind in _LIMITS}
-    known = [wait for wait in resets.values() if wait is not None]
-    exhausted = [wait for kind, wait in resets.items()
-                 if wait is not None and headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0"]
-    if exhausted:
-        return max(exhausted)
-    return min(known) if known else None
-
-
-def _duration(text: str) -> float | None:
-    parts = _DURATION.findall(text)
-    if not parts:
-        return None
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+        with opening(stream):
+            response = session().post(url, data=data, headers=plain, stream=True, timeout=timeouts,
+                                      allow_redirects=False)
+    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
+        return None, ConfigurationError(bad_header(plain))
+    except BROKEN as exc:
+        return None, stream.aborted or translate(exc, {**plain, **headers}, timeouts[1])
+    # The response must not hold the key: not in its request, nor in the one requests prepares for a redirect.
+    response.request.headers = CaseInsensitiveDict(redacted({**plain, **headers}))
+    response._next = None
+    stream.response = response
+    return response, stream.aborted
