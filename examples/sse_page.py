@@ -1,6 +1,7 @@
 """What the three SSE examples share: the page (the guide's JavaScript client) and where chats come from.
 
 No web framework here: sse_flask.py, sse_django.py and sse_fastapi.py each add their own.
+Run alone, it prints the page: ``.venv/bin/python examples/sse_page.py``.
 """
 
 from __future__ import annotations

@@ -17,112 +17,46 @@ anywhere else. Errors carry no object that holds a key.
 
 from __future__ import annotations
 
-import email.utils
 import functools
-import http.client
 import json
 import logging
-import re
 import socket
-import threading
 import time
-import zlib
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib3 import ProxyManager
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
 
 from llmchat import __version__
 from llmchat.chunked import dechunk
-from llmchat.config import SECRET_HEADER, Secret, reveal
-from llmchat.errors import ConfigurationError, ConnectionError, Error, StreamError, TimeoutError, make_error
+from llmchat.config import Secret, reveal
+from llmchat.errors import ConfigurationError, Error, StreamError, make_error
+from llmchat.http_errors import (
+    BROKEN,
+    bad_header,
+    masked,
+    not_followed,
+    origin,
+    redacted,
+    refusal,
+    retry_after,
+    translate,
+)
+from llmchat.http_session import opening, session
 from llmchat.sse_framing import MAX_EVENT_SIZE
 from llmchat.sse_framing import events as sse_events
 
 __all__ = ["Stream", "frames", "open_stream", "retry_after"]
 
 log = logging.getLogger("llmchat")
-_local = threading.local()
-MAX_ERROR_BODY = 64 * 1024
 MAX_REDIRECTS = 5
 READ_SIZE = 65536
 FINISH_WAIT = 0.05          # seconds to wait for the end of a chunked body after the terminal event
 FINISH_LIMIT = 64 * 1024    # bytes read past the terminal event before giving the connection up
-_BROKEN = (Urllib3Error, requests.RequestException, http.client.HTTPException, OSError, ValueError)
 _FOLLOWED = (307, 308)      # redirects that keep the method and the body
-_SECRET_QUERY = re.compile(r"([?&;][^=&;#\s]*(?:key|token|auth|secret|sig|password|credential)[^=&;#\s]*=)"
-                           r"[^&;#\s'\"]*", re.I)
 Framing = Callable[[Iterable[bytes], "int | None"], Iterator[tuple[str, str]]]
 frames = sse_events
-
-
-class _Watched:
-    """Mixed into urllib3's connections: hands each socket to the Stream being opened, so that
-    :meth:`Stream.abort` can shut it before the response headers have arrived."""
-
-    sock: Any
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _watch(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:       # a kept-alive connection: connect() is not called again
-            _watch(self.sock)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-def _watch(sock: Any) -> None:
-    stream = getattr(_local, "opening", None)
-    if stream is not None:
-        stream._attach(sock)
-
-
-class _HTTPConnection(_Watched, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class _Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if type(manager) is ProxyManager:       # SOCKS proxies keep their own pools (abort acts after headers)
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-        session.mount("http://", _Adapter())
-        session.mount("https://", _Adapter())
-    return session
 
 
 class Stream:
@@ -170,8 +104,8 @@ class Stream:
             yield from source       # after abort() the spine stops at the next chunk; the read ends at the shut socket
         except Error as exc:
             failure = exc
-        except _BROKEN as exc:
-            failure = _translate(exc, timeout=self.timeout)
+        except BROKEN as exc:
+            failure = translate(exc, timeout=self.timeout)
         except (OverflowError, MemoryError):
             failure = StreamError("the response body could not be read (an absurd size)")
         if self.aborted is not None:        # whatever the cut left half-read, the reason is the abort
@@ -288,55 +222,17 @@ def open_stream(url: str, headers: dict[str, Any], body: dict[str, Any], *, time
         headers = {**headers, "Accept": accept}
     if sign is not None:
         url = _prepared_url(url)
-        signed = sign("POST", url, headers, data).items()
-        headers = {**headers, **{k: Secret(v) if SECRET_HEADER.search(k) else v for k, v in signed}}
+        headers = {**headers, **{k: Secret(v) for k, v in sign("POST", url, headers, data).items()}}
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("POST %s %s (%d bytes)", _masked(url), _redacted(headers), len(data))
+        log.debug("POST %s %s (%d bytes)", masked(url), redacted(headers), len(data))
     response, error = _send_following(stream, url, headers, data, (connect_timeout, timeout))
     if error is None:
         log.debug("HTTP %s %s", response.status_code, response.headers.get("content-type"))
-        error = _refusal(response, read_error, stream)
+        error = refusal(response, read_error, stream)
     if error is not None:
         stream.close()
         raise error         # outside any except clause: no __context__ that could hold a request
     return stream
-
-
-def _send_following(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
-                    timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
-    """The response, following redirects that keep the origin, the method and the body; else the error."""
-    for _hop in range(MAX_REDIRECTS + 1):
-        response, error = _send(stream, url, headers, data, timeouts)
-        if error is not None or not response.is_redirect:
-            return response, error
-        target = urljoin(url, response.headers.get("location", ""))
-        response.close()
-        if response.status_code not in _FOLLOWED or _origin(target) != _origin(url):
-            return None, make_error(response.status_code, None, _not_followed(response.status_code, url, target))
-        log.debug("following HTTP %s to %s", response.status_code, _masked(target))
-        url = target
-    return None, make_error(response.status_code, None, f"more than {MAX_REDIRECTS} redirects from {_origin(url)}")
-
-
-def _send(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
-          timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
-    """One POST. The only frame that sees the key: it returns (never raises) so no traceback keeps it."""
-    plain = {"Content-Type": "application/json", "Accept": "text/event-stream", "Accept-Encoding": "identity",
-             "User-Agent": f"llmchat/{__version__}", **{k: reveal(v) for k, v in headers.items()}}
-    _local.opening = stream
-    try:
-        response = _session().post(url, data=data, headers=plain, stream=True, timeout=timeouts,
-                                   allow_redirects=False)
-    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
-        return None, ConfigurationError(_bad_header(plain))
-    except _BROKEN as exc:
-        return None, stream.aborted or _translate(exc, plain, timeouts[1])
-    finally:
-        _local.opening = None
-    response.request.headers = CaseInsensitiveDict(_redacted(plain))    # the response must not hold the key,
-    response._next = None       # nor the next request requests prepares for a redirect (with every header)
-    stream.response = response
-    return response, stream.aborted
 
 
 def _prepared_url(url: str) -> str:
@@ -349,214 +245,37 @@ def _prepared_url(url: str) -> str:
     return prepared.url or url
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    except ValueError:
-        port = None
-    return f"{scheme}://{parts.hostname or ''}:{port}"
-
-
-def _not_followed(status: int, url: str, target: str) -> str:
-    where = "another origin" if _origin(target) != _origin(url) else "the same origin, as a GET"
-    return (f"the server redirected the request (HTTP {status}) to {_host(target)} ({where}); llmchat does not "
-            f"follow it and sends the API key only to {_host(url)}: check base_url")
-
-
-def _host(url: str) -> str:
-    """``host[:port]`` of ``url``, without user info, path or query."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{parts.hostname or '?'}{f':{port}' if port else ''}"
-
-
-def _refusal(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
-             stream: Stream) -> Error | None:
-    """The error a response means instead of an event stream, or None when it is one."""
-    if response.status_code >= 400:
-        return _http_error(response, read_error, stream)
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("", "identity"):
-        return StreamError(f"the server sent a {encoding}-encoded stream although only identity encoding "
-                           f"was accepted (Accept-Encoding: identity); it is not decoded")
-    ctype = response.headers.get("content-type", "")
-    if "json" in ctype and "event-stream" not in ctype:
-        return _unexpected_json(response, read_error, stream)
-    return None
-
-
-def _bad_header(headers: dict[str, str]) -> str:
-    """Which header cannot be sent, without its value (it is often the API key)."""
-    for name, value in headers.items():
-        text = str(value)
-        if text != text.strip() or "\n" in text or "\r" in text or not text.isascii() and not _latin1(text):
-            return (f"the value of the HTTP header {name!r} cannot be sent (a newline, surrounding spaces or "
-                    f"a character outside Latin-1); check the API key or the headers you set")
-    return "an HTTP header cannot be sent; check the API key or the headers you set"
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _http_error(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
-                stream: Stream) -> Error:
-    text = _read_text(response, stream)
-    if isinstance(text, Error):
-        if stream.aborted is not None:
-            return stream.aborted
-        text = f"(error body unreadable: {text})"
-    kind, message = _reason(read_error, text) if text.strip() else (None, response.reason or "")
-    kind = kind or response.headers.get("x-amzn-errortype", "").split(":")[0] or None   # AWS names it here
-    message = message or response.reason or f"HTTP {response.status_code}"
-    return make_error(response.status_code, kind, f"{message} (HTTP {response.status_code})",
-                      retry_after=retry_after(response.headers, resets=response.status_code == 429), body=text)
-
-
-def _unexpected_json(response: requests.Response, read_error: Callable[[str], tuple[str | None, str]],
-                     stream: Stream) -> Error:
-    text = _read_text(response, stream)
-    if isinstance(text, Error):
-        return text
-    kind, message = _reason(read_error, text)
-    if kind or "error" in text[:200]:
-        return make_error(None, kind, message or text[:200], body=text)
-    return StreamError(f"expected an event stream, got {response.headers.get('content-type')}: {text[:200]!r}")
-
-
-def _reason(read_error: Callable[[str], tuple[str | None, str]], text: str) -> tuple[str | None, str]:
-    """The protocol's reading of an error body; nothing (not a RecursionError) when it cannot read it."""
-    try:
-        return read_error(text)
-    except (RecursionError, LookupError, TypeError, AttributeError, ValueError):
-        return None, ""
-
-
-def _read_text(response: requests.Response, stream: Stream) -> str | Error:
-    """At most ``MAX_ERROR_BODY`` bytes of the body as text (decoded from gzip/deflate within that bound)."""
-    error: Error | None = None
-    data = b""
-    try:
-        data = response.raw.read(MAX_ERROR_BODY, decode_content=False) or b""
-    except _BROKEN as exc:
-        error = _translate(exc, timeout=stream.timeout)
-    except (OverflowError, MemoryError):
-        error = StreamError("the response body could not be read (an absurd size)")
-    finally:
+def _send_following(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
+                    timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
+    """The response, following redirects that keep the origin, the method and the body; else the error."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        response, error = _send(stream, url, headers, data, timeouts)
+        if error is not None or not response.is_redirect:
+            return response, error
+        target = urljoin(url, response.headers.get("location", ""))
         response.close()
-    if stream.aborted is not None:
-        return stream.aborted
-    if error is not None:
-        return error
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        try:
-            data = zlib.decompressobj(47).decompress(data, MAX_ERROR_BODY)     # 47: a gzip or zlib header
-        except zlib.error:
-            return f"(a {encoding}-encoded body that does not decode)"
-    elif encoding not in ("", "identity"):
-        return f"(a {encoding}-encoded body, not decoded)"
-    return data.decode("utf-8", "replace")
+        if response.status_code not in _FOLLOWED or origin(target) != origin(url):
+            return None, make_error(response.status_code, None, not_followed(response.status_code, url, target))
+        log.debug("following HTTP %s to %s", response.status_code, masked(target))
+        url = target
+    return None, make_error(response.status_code, None, f"more than {MAX_REDIRECTS} redirects from {origin(url)}")
 
 
-def _translate(exc: BaseException, headers: dict[str, str] | None = None, timeout: float | None = None) -> Error:
-    """A requests/urllib3/socket exception as an llmchat error (secret header values and URL parameters masked)."""
-    text = _short(str(exc) or type(exc).__name__, headers)
-    if isinstance(exc, requests.ConnectTimeout):
-        return TimeoutError(f"could not connect within connect_timeout ({text})")
-    if isinstance(exc, (requests.Timeout, ReadTimeoutError, socket.timeout)) or "timed out" in text:
-        waited = f" for {timeout:g} s (request_timeout)" if timeout else ""
-        return TimeoutError(f"no data from the server{waited}: {text}")
-    if isinstance(exc, requests.ConnectionError) and "Max retries" in text:
-        return ConnectionError(f"could not connect: {text}")
-    return ConnectionError(f"the connection broke during the stream: {text}")
-
-
-def _short(text: str, headers: dict[str, str] | None = None) -> str:
-    for name, value in (headers or {}).items():
-        if SECRET_HEADER.search(name):
-            for secret in str(value).split():
-                if len(secret) >= 4:
-                    text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-    return re.sub(r"\s+", " ", _masked(text))[:300]
-
-
-def _masked(text: str) -> str:
-    """``text`` (a URL, an error message) with the values of secret-looking URL parameters masked.
-
-    >>> _masked("https://h/v1/m?alt=sse&key=AIza-123")
-    'https://h/v1/m?alt=sse&key=***'
-    """
-    return _SECRET_QUERY.sub(r"\1***", text)
-
-
-def _redacted(headers: dict[str, Any]) -> dict[str, str]:
-    return {k: ("***" if SECRET_HEADER.search(k) else str(reveal(v))) for k, v in headers.items()}
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_LIMITS = ("requests", "tokens")
-
-
-def retry_after(headers: Any, resets: bool = True) -> float | None:
-    """Seconds the server asked us to wait: ``retry-after-ms``, ``retry-after`` (seconds or an HTTP date),
-    else (with ``resets``, for a 429) OpenAI's ``x-ratelimit-reset-*`` durations (``1s``, ``6m0s``, ``20ms``):
-    the reset of the exhausted limit (``x-ratelimit-remaining-*: 0``), else the soonest one.
-
-    >>> retry_after({"retry-after": "3"}), retry_after({"Retry-After-Ms": "250"})
-    (3.0, 0.25)
-    >>> retry_after({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "1m30s"})
-    1.0
-    >>> retry_after({"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "1m30s",
-    ...              "x-ratelimit-remaining-tokens": "0"})
-    90.0
-    """
-    headers = {k.lower(): v for k, v in dict(headers).items()}
+def _send(stream: Stream, url: str, headers: dict[str, Any], data: bytes,
+          timeouts: tuple[float | None, float | None]) -> tuple[Any, Error | None]:
+    """One POST. The only frame that sees the key: it returns (never raises) so no traceback keeps it."""
+    plain = {"Content-Type": "application/json", "Accept": "text/event-stream", "Accept-Encoding": "identity",
+             "User-Agent": f"llmchat/{__version__}", **{k: reveal(v) for k, v in headers.items()}}
     try:
-        if "retry-after-ms" in headers:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-    except ValueError:
-        pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            date = _http_date(value)
-            if date is not None:
-                return max(0.0, date - time.time())
-    return _reset(headers) if resets else None
-
-
-def _http_date(value: str) -> float | None:
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def _reset(headers: dict[str, str]) -> float | None:
-    resets = {kind: _duration(headers.get(f"x-ratelimit-reset-{kind}", "")) for kind in _LIMITS}
-    known = [wait for wait in resets.values() if wait is not None]
-    exhausted = [wait for kind, wait in resets.items()
-                 if wait is not None and headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0"]
-    if exhausted:
-        return max(exhausted)
-    return min(known) if known else None
-
-
-def _duration(text: str) -> float | None:
-    parts = _DURATION.findall(text)
-    if not parts:
-        return None
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+        with opening(stream):
+            response = session().post(url, data=data, headers=plain, stream=True, timeout=timeouts,
+                                      allow_redirects=False)
+    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
+        return None, ConfigurationError(bad_header(plain))
+    except BROKEN as exc:
+        return None, stream.aborted or translate(exc, {**plain, **headers}, timeouts[1])
+    # The response must not hold the key: not in its request, nor in the one requests prepares for a redirect.
+    response.request.headers = CaseInsensitiveDict(redacted({**plain, **headers}))
+    response._next = None
+    stream.response = response
+    return response, stream.aborted

@@ -176,7 +176,8 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encodi
 ERROR_BODY = json.dumps({"error": {"message": "x" * 400, "type": "server_error"}}).encode()
 ERROR = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
     len(ERROR_BODY))
-TRICKLES = {"status": lambda s: trickle(s, ANSWER), "headers": lambda s: (s.sendall(ANSWER[:17]), trickle(s, ANSWER[17:])),
+TRICKLES = {"status": lambda s: trickle(s, ANSWER),
+            "headers": lambda s: (s.sendall(ANSWER[:17]), trickle(s, ANSWER[17:])),
             "error-body": lambda s: (s.sendall(ERROR), trickle(s, ERROR_BODY))}
 
 
@@ -226,11 +227,14 @@ def test_an_event_of_many_data_lines_is_assembled_in_linear_time(server, make_ch
     assert time.monotonic() - started < 5
 
 
-def test_one_large_event_is_read_in_linear_time(server, make_chat):
-    server.queue(Reply(raw=event("x" * 12_000_000) + DONE, split=100_000))
+def test_one_large_event_in_many_small_http_chunks_is_read_in_linear_time(raw_server):
+    body = event("x" * 15_000_000) + DONE       # within the default max_event_size
+    framed = ANSWER + chunked(*(body[i:i + 1024] for i in range(0, len(body), 1024)))
+    big = raw_server(lambda sock: sock.sendall(framed))
     started = time.monotonic()
-    assert len(make_chat("chat_completions").ask("x").content) == 12_000_000
-    assert time.monotonic() - started < 10
+    chat = chat_at(big.url(), "chat_completions", max_retries=0)
+    assert len(chat.ask("x").content) == 15_000_000
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("close_delimited", [False, True])
@@ -337,3 +341,20 @@ def test_each_event_reaches_on_chunk_before_the_rest_of_its_http_chunk(raw_serve
 def test_line_ends_and_bom_over_http(server, make_chat, raw, split):
     server.queue(Reply(raw=raw, split=split))
     assert make_chat("chat_completions").ask("x").content == "Hi"
+
+
+# ---------------------------------------------------------------- framing is the protocol's choice
+
+def test_a_protocol_can_choose_a_framing_other_than_sse(server, make_chat):
+    from llmchat.protocols import chat_completions
+
+    def ndjson(blocks, max_size):
+        rest = b""
+        for block in blocks:
+            *lines, rest = (rest + block).split(b"\n")
+            yield from (("message", line.decode()) for line in lines if line)
+
+    chat = make_chat("chat_completions")
+    chat._protocol = types.SimpleNamespace(**vars(chat_completions), framing=ndjson)
+    server.queue(Reply(raw=b'{"choices":[{"delta":{"content":"Hi"}}]}\n[DONE]\n', content_type="application/x-ndjson"))
+    assert chat.ask("x").content == "Hi"

@@ -12,6 +12,10 @@ Each module here is one wire format and offers four functions:
   when the events run out before it;
 - ``error(text) -> (kind, message)``: the error type and message in an error body.
 
+A protocol whose stream is not Server-Sent Events also offers ``framing(blocks,
+max_event_size) -> Iterator[(event name, data)]``, cutting the body's bytes into
+events; without it the transport uses :func:`llmchat.sse_framing.events`.
+
 >>> from llmchat.protocols import get
 >>> module = get("chat_completions")
 >>> [c.content for c in module.parse([("message", '{"choices":[{"delta":{"content":"Hi"}}]}'),
