@@ -79,6 +79,7 @@ class Store:
         self.pid = os.getpid()
         self.backend = _backend(parts, urllib.parse.urlencode(query))
         self.log = StoreLog(self)
+        self.publishers: list[Any] = []     # further Broadcasters the writers publish every event to
         self.flusher = _Flusher(self)
         self._memory: dict[str, dict[str, Any]] = {}     # chat id -> key, secret headers, tools (never stored)
 
@@ -229,7 +230,7 @@ class _Flusher:
 
     def _run(self) -> None:
         while True:
-            time.sleep(self.store.flush)
+            time.sleep(self.store.flush / 4)      # each writer writes at most once per `flush` seconds
             with self.lock:
                 writers = list(self.writers)
             if not writers:
