@@ -73,20 +73,20 @@ class Feed:
     position and message follow from the mark before it. ``offset`` counts items dropped from the front.
     """
 
-    __slots__ = ("items", "marks", "mark_seqs", "offset", "waiting")
+    __slots__ = ("items", "lock", "marks", "offset", "waiting")
 
     def __init__(self) -> None:
         self.items: list[Any] = []
         self.marks: list[tuple[int, int, Any]] = []
-        self.mark_seqs: list[int] = []
         self.offset = 0
+        self.lock = threading.Lock()        # readers and trim(); the writer's appends need none
         self.waiting = 0
 
     def add(self, event: dict) -> None:
         """A full event (it starts a run: the chunks after it belong to its message)."""
-        self.marks.append((self.offset + len(self.items), event["seq"], event.get("message_id")))
-        self.mark_seqs.append(event["seq"])
-        self.items.append(event)
+        with self.lock:
+            self.marks.append((self.offset + len(self.items), event["seq"], event.get("message_id")))
+            self.items.append(event)
 
     def last(self) -> int:
         """The position of the last event held (0 when none)."""
@@ -96,31 +96,35 @@ class Feed:
         return seq + self.offset + len(self.items) - 1 - index
 
     def trim(self, keep: int = _KEEP) -> None:
+        """Drop the oldest items beyond ``keep`` (readers then go to the store for them)."""
         if len(self.items) > keep:
-            drop = len(self.items) - keep // 2
-            del self.items[:drop]
-            self.offset += drop
+            with self.lock:
+                drop = len(self.items) - keep // 2
+                del self.items[:drop]
+                self.offset += drop
 
     def after(self, after: int) -> list[dict] | None:
         """The events after position ``after`` when this feed holds all of them (no gap), else None."""
-        k = bisect.bisect_right(self.mark_seqs, after + 1) - 1
-        if k < 0 or self.last() <= after:
-            return None
-        index, seq, _ = self.marks[k]
-        start = index + after + 1 - seq
-        end = self.marks[k + 1][0] if k + 1 < len(self.marks) else self.offset + len(self.items)
-        if start >= end or start < self.offset:
-            return None
-        for (i0, s0, _), (i1, s1, _) in zip(self.marks[k:], self.marks[k + 1:]):
+        with self.lock:
+            marks, offset = self.marks[:], self.offset
+            total = offset + len(self.items)
+            k = bisect.bisect_right([m[1] for m in marks], after + 1) - 1
+            if k < 0:
+                return None
+            index, seq, _ = marks[k]
+            start = index + after + 1 - seq
+            end = marks[k + 1][0] if k + 1 < len(marks) else total
+            if start >= min(end, total) or start < offset:
+                return None
+            items = self.items[start - offset:total - offset]
+        marks = marks[k:]
+        for (i0, s0, _), (i1, s1, _) in zip(marks, marks[1:]):
             if s1 != s0 + i1 - i0:
                 return None         # a gap: events of another process in between
-        out = []
-        marks = self.marks[k:]
-        j = 0
-        for absolute in range(start, self.offset + len(self.items)):
+        out, j = [], 0
+        for absolute, item in enumerate(items, start):
             while j + 1 < len(marks) and marks[j + 1][0] <= absolute:
                 j += 1
-            item = self.items[absolute - self.offset]
             if isinstance(item, dict) and "seq" in item:
                 out.append(item)
             else:

@@ -141,6 +141,8 @@ class Store:
                     q("UPDATE llmchat_messages SET status = 'incomplete', error_type = 'WorkerLostError',"
                       " error = ?, lease_until = NULL WHERE chat_id = ? AND status = 'streaming'", (LOST, chat_id))
                     return
+                if not q("SELECT 1 FROM llmchat_chats WHERE id = ?", (chat_id,)):
+                    raise ChatNotFoundError(f"no stored chat with id {chat_id!r} in this store")
             if time.monotonic() >= deadline:
                 raise ChatBusyError(f"chat {chat_id} is being answered by another worker; wait for it to end, "
                                     f"or chat.cancel() it")

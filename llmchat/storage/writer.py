@@ -211,6 +211,7 @@ class Writer:
                       (self.chat_id, self.owner))
             self.released = last_of_turn
             self.message = self.message_id = None
+            self.feed.trim()
         for event in events:
             self.store.log.stored(self.chat_id, event)
 
@@ -221,7 +222,6 @@ class Writer:
             if not self.held or self.released or now - self.last_write < self.store.flush:
                 return              # never two writes of one answer within `flush` seconds
             self.last_write = now
-            self.feed.trim()
             if self.pending or now >= self.renew_at:
                 rows = self._flush(now)
                 cancel_at = rows[0][0] if rows else now
