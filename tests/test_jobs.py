@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from services import fresh_postgres
+from services import fresh_postgres, missing
 
 import llmchat
 from llmchat.jobs import answer
@@ -107,8 +107,11 @@ def test_complete_later_needs_a_stored_chat(server):
 
 @pytest.fixture
 def rq_queue(redis_url):
-    pytest.importorskip("rq") if os.environ.get("CI", "").lower() != "true" else None
-    import redis
+    try:
+        import redis
+        import rq  # noqa: F401
+    except ImportError:
+        missing("RQ is not installed: pip install -e '.[redis]'")
 
     redis.Redis.from_url(redis_url).flushdb()
     llmchat.configure(queue=redis_url)

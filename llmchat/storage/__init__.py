@@ -28,7 +28,8 @@ from typing import Any, NamedTuple
 from llmchat.config import Secret, settings
 from llmchat.errors import ConfigurationError
 from llmchat.storage.rows import ChatNotFoundError, WorkerLostError, build_chat, chat_config, message_from_row
-from llmchat.storage.writer import LOST, ChatBusyError, Writer
+from llmchat.storage.turns import ChatBusyError
+from llmchat.storage.writer import LOST, Writer
 
 __all__ = ["ChatBusyError", "ChatNotFoundError", "Snapshot", "Store", "WorkerLostError", "store"]
 

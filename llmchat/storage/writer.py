@@ -9,10 +9,12 @@
   and message (tokens, finish reason, tool calls, thinking included).
 
 A turn holds the chat's lock (``lock_owner``/``lock_until`` on the chat row, renewed by the
-flusher), so two workers never answer one chat at once: the second gets :class:`ChatBusyError`.
+flusher), so two workers never answer one chat at once: the second gets :class:`ChatBusyError`
+(see :mod:`llmchat.storage.turns`).
 
->>> str(ChatBusyError("chat c1 is being answered elsewhere"))
-'chat c1 is being answered elsewhere'
+>>> from llmchat.events import ChunkReceived
+>>> ChunkReceived.__name__        # the one event the hot path handles before any other
+'ChunkReceived'
 """
 
 from __future__ import annotations
@@ -21,28 +23,20 @@ import json
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from llmchat.broadcast import chunk_event, encode_chunks
-from llmchat.errors import Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
-from llmchat.storage.rows import chat_config, message_dict
+from llmchat.storage.rows import message_dict
+from llmchat.storage.turns import ChatBusyError, TurnLock
 
 if TYPE_CHECKING:
     from llmchat.storage import Store
 
-__all__ = ["ChatBusyError", "Writer"]
+__all__ = ["ChatBusyError", "Writer"]  # ChatBusyError: from llmchat.storage.turns
 
 LOST = ("the worker answering this message stopped before the answer ended (no sign of life since its "
         "last save); chat.complete() asks again")
-
-
-class ChatBusyError(Error):
-    """Another worker is answering this chat now (two answers must not interleave).
-
-    >>> issubclass(ChatBusyError, Error)
-    True
-    """
 
 
 def _item(chunk: Any) -> dict:
@@ -58,7 +52,7 @@ def _item(chunk: Any) -> dict:
     return item
 
 
-class Writer:
+class Writer(TurnLock):
     """Attached to a stored chat as its listener; see the module docstring."""
 
     def __init__(self, store: Store, chat: Any, known: dict[str, int], owner: str | None = None) -> None:
@@ -234,85 +228,41 @@ class Writer:
 
     def _flush(self, now: float) -> list[Any]:
         lease = now + self.store.lease
-        with self._tx() as q:
-            if self.pending and self.message is not None:
-                first, batch = self._take()
-                self._content(batch)
-                self._chunks(q, first, batch)
-                q("UPDATE llmchat_messages SET data = ?, seq = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                  (json.dumps(self.row), self.seq, lease, now, self.message_id))
-                q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
-            elif self.message is not None:
-                q("UPDATE llmchat_messages SET lease_until = ? WHERE id = ?", (lease, self.message_id))
-            rows = q("UPDATE llmchat_chats SET lock_until = ? WHERE id = ? AND lock_owner = ? RETURNING cancel_at",
-                     (lease, self.chat_id, self.owner))
+        first, batch = self._take() if self.pending and self.message is not None else (0, [])
+        try:
+            with self._tx() as q:
+                if batch:
+                    row = self._content(batch)
+                    self._chunks(q, first, batch)
+                    q("UPDATE llmchat_messages SET data = ?, seq = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                      (json.dumps(row), self.seq, lease, now, self.message_id))
+                    q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
+                elif self.message is not None:
+                    q("UPDATE llmchat_messages SET lease_until = ? WHERE id = ?", (lease, self.message_id))
+                rows = q("UPDATE llmchat_chats SET lock_until = ? WHERE id = ? AND lock_owner = ?"
+                         " RETURNING cancel_at", (lease, self.chat_id, self.owner))
+        except BaseException:
+            self.pending[:0] = batch        # not written: the next flush takes it again
+            self.seq -= len(batch)
+            raise
+        if batch:
+            self.row = row
+            self.content, self.thinking = row["content"] or "", row["thinking"] or ""
         self.renew_at = now + self.store.lease * 0.3
         return rows
 
-    def _content(self, batch: list[Any]) -> None:
-        """The streaming row's content, thinking and tool calls so far, from the chunk items of a flush."""
+    def _content(self, batch: list[Any]) -> dict[str, Any]:
+        """The streaming row with the chunk items of a flush added (content, thinking, tool calls)."""
+        row = dict(self.row)
         try:
-            self.content += "".join(batch)          # the common case: only content
+            content, thinking = self.content + "".join(batch), self.thinking     # the common case: only content
         except TypeError:
-            self.content += "".join(i if isinstance(i, str) else i.get("content", "") for i in batch)
-            self.thinking += "".join(i.get("thinking", "") for i in batch if isinstance(i, dict))
+            content = self.content + "".join(i if isinstance(i, str) else i.get("content", "") for i in batch)
+            thinking = self.thinking + "".join(i.get("thinking", "") for i in batch if isinstance(i, dict))
             for item in batch:
                 for call in item.get("tool_calls", ()) if isinstance(item, dict) else ():
                     self.calls[call["id"]] = call
-        self.row["content"] = self.content or None
-        self.row["thinking"] = self.thinking or None
+        row.update(content=content or None, thinking=thinking or None)
         if self.calls:
-            self.row["tool_calls"] = list(self.calls.values())
-
-    # ------------------------------------------------------------------ the chat's lock
-    def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
-        """The spine's chunks, with this chat locked and its configuration saved for the whole turn."""
-        self.acquire()
-        try:
-            self.turn_started = time.time()
-            self.remote_cancel = False
-            self.save_config()
-            yield from chunks
-        finally:
-            self.release()
-
-    def acquire(self, wait: float = 0.0) -> None:
-        """Take the chat's lock, waiting up to ``wait`` seconds; :class:`ChatBusyError` when it stays taken."""
-        if self.held:
-            self.held += 1
-            return
-        self.store.lock(self.chat_id, self.owner, wait)
-        self._hold()
-
-    def _hold(self) -> None:
-        self.held, self.released = 1, False
-        self.renew_at = time.time() + self.store.lease * 0.3
-        self.store.flusher.add(self)
-
-    def release(self) -> None:
-        with self.lock:
-            self.held -= 1
-            if self.held:
-                return
-            self.store.flusher.discard(self)
-            if self.released:           # already released with the turn's last write
-                return
-            with self._tx() as q:
-                q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
-                  (self.chat_id, self.owner))
-
-    def save_config(self) -> None:
-        """Save the chat's settings (model, options, tools...) when they changed, for workers that load it."""
-        self.store.remember(self.chat)
-        text = json.dumps(chat_config(self.chat), sort_keys=True)
-        if text != self.config_text:
-            with self._tx() as q:
-                q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (text, self.chat_id))
-            self.config_text = text
-
-    def request_cancel(self) -> None:
-        """Store a cancel request; the worker answering this chat (any thread or process) stops within a flush."""
-        if self.remote_cancel:
-            return
-        with self._tx() as q:
-            q("UPDATE llmchat_chats SET cancel_at = ? WHERE id = ?", (time.time(), self.chat_id))
+            row["tool_calls"] = list(self.calls.values())
+        return row
