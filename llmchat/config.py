@@ -27,6 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "max_event_size": 16 * 1024 * 1024,   # bytes of one streamed event; a larger one ends the stream (StreamError)
 }
 
+# Process-wide settings that are not chat options: where chats are stored, where jobs run, how events travel.
+GLOBAL: dict[str, Any] = {
+    "store": None,        # LLMCHAT_STORE, default "sqlite:///llmchat.db"
+    "queue": None,        # LLMCHAT_QUEUE: None (threads of this process) or "redis://..." (RQ)
+    "broadcast": None,    # LLMCHAT_BROADCAST
+}
+
 # Provider settings: "{provider}_api_key" and "{provider}_api_base" for every provider name.
 _PROVIDER_SUFFIXES = ("_api_key", "_api_base")
 _SECRET_SUFFIXES = ("_api_key", "_token", "_secret_access_key")   # kept as Secret values
@@ -75,7 +82,7 @@ def reveal(value: Any) -> Any:
 
 
 def _check_name(name: str) -> None:
-    if name in DEFAULTS:
+    if name in DEFAULTS or name in GLOBAL:
         return
     from llmchat import providers
 
@@ -85,7 +92,7 @@ def _check_name(name: str) -> None:
     extra = [f"{p}_{s}" for p in providers.names() for s in providers.get(p).settings]   # azure_api_version...
     if name in extra:
         return
-    known = sorted(DEFAULTS) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES] + extra
+    known = sorted(DEFAULTS) + sorted(GLOBAL) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES] + extra
     raise ConfigurationError(f"unknown setting {name!r}; known settings: {', '.join(known)}")
 
 

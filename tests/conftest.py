@@ -7,7 +7,7 @@ import pytest
 import llmchat
 from llmchat.testing import Server
 
-pytest_plugins = ["fixtures_clouds"]    # cloud-provider fixtures (autouse ones apply to test_cloud_* only)
+pytest_plugins = ["fixtures_clouds", "services"]   # cloud fixtures (autouse in test_cloud_* only); real servers: postgres_url, redis_url
 
 # protocol -> (model, provider) used by the end-to-end tests
 PROTOCOLS = {
