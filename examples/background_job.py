@@ -1,7 +1,7 @@
 """A stored chat answered by a background job, printed as it lands in the store (offline by default).
 
-    python examples/background_job.py
-    ANTHROPIC_API_KEY=... python examples/background_job.py --live
+    .venv/bin/python examples/background_job.py
+    ANTHROPIC_API_KEY=... .venv/bin/python examples/background_job.py --live
 
 The web request's part is three lines: store the user's message, enqueue the answer, return. The job
 saves the answer as it streams; here we follow the store's event log and print each piece as it lands.
