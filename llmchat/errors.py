@@ -20,12 +20,20 @@
     ├── StreamError                         the stream broke its protocol: malformed event, ended early
     ├── ToolCallParseError                  (also ValueError)  the model's tool arguments are not valid JSON
     ├── ToolLoopError                       too many tool rounds in one turn
+    ├── ConcurrentUseError                  (also RuntimeError)  a second ask on a chat that is answering
     └── CancelledError                      chat.cancel() stopped the stream
 
 One mapping, :func:`error_class`, turns an HTTP status, or the error type named
 in a body (``rate_limit_error``, ``RESOURCE_EXHAUSTED``, ``server_is_overloaded``,
 ...), into a class; HTTP errors and error events inside a 200 stream both go
 through it. The status decides when there is one; the named type otherwise.
+An error event inside a stream gets the status of the class it maps to
+(an in-stream ``rate_limit_error`` is a ``RateLimitError`` with ``status_code``
+429, on every protocol); only a class with no status of its own (``APIError``)
+leaves it None.
+
+Server text (messages, ``body``) never shows a configured API key: every key
+llmchat knows is replaced by ``***`` before an error reaches the caller or a log.
 
 Every error carries what was streamed before it::
 
@@ -37,12 +45,30 @@ Every error carries what was streamed before it::
 from __future__ import annotations
 
 import builtins
+import logging
 from typing import Any
+
+log = logging.getLogger("llmchat")
+
+
+class _Redacting(logging.Filter):
+    """Every line logged by llmchat passes here: a configured key echoed by a server never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = redact(text)
+        if cleaned is not text:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+log.addFilter(_Redacting())
 
 __all__ = [
     "APIError",
     "BadRequestError",
     "CancelledError",
+    "ConcurrentUseError",
     "ConfigurationError",
     "ConnectionError",
     "ContextLengthExceededError",
@@ -59,8 +85,11 @@ __all__ = [
     "ToolCallParseError",
     "ToolLoopError",
     "UnauthorizedError",
+    "attach_failure",
     "error_class",
     "make_error",
+    "redact",
+    "redact_error",
 ]
 
 
@@ -243,6 +272,15 @@ class ToolLoopError(Error):
     """
 
 
+class ConcurrentUseError(Error, builtins.RuntimeError):
+    """A second ``ask``/``complete``/``stream`` on a chat that is still answering (a chat is not shared
+    between threads); raised at once, before anything is stored or sent.
+
+    >>> issubclass(ConcurrentUseError, RuntimeError)
+    True
+    """
+
+
 class CancelledError(Error):
     """``chat.cancel()`` stopped the stream; the partial answer is kept.
 
@@ -271,6 +309,13 @@ _STATUS_BY_TYPE: dict[str, int] = {
     "api_error": 500, "server_error": 500, "internal": 500, "internal_error": 500, "unknown": 500,
     "unavailable": 503, "service_unavailable": 503, "timeout_error": 504, "deadline_exceeded": 504,
     "overloaded_error": 529, "server_is_overloaded": 529, "overloaded": 529,
+}
+
+# The status an error class stands for, given to in-stream errors (which have no HTTP status of their own).
+_STATUS_OF: dict[type, int] = {
+    BadRequestError: 400, ContextLengthExceededError: 400, UnauthorizedError: 401, PaymentRequiredError: 402,
+    ForbiddenError: 403, NotFoundError: 404, RateLimitError: 429, ServerError: 500,
+    ServiceUnavailableError: 503, OverloadedError: 529,
 }
 
 _CONTEXT_HINTS = ("context_length_exceeded", "context length", "context window", "prompt is too long",
@@ -309,11 +354,78 @@ def make_error(status: int | None, kind: str | None, message: str, **kwargs: Any
     """An instance of :func:`error_class` for this status/type, its message naming both.
 
     >>> e = make_error(None, "rate_limit_error", "Number of requests exceeded")
-    >>> type(e).__name__, str(e), e.status_code
-    ('RateLimitError', 'rate_limit_error: Number of requests exceeded', None)
+    >>> type(e).__name__, str(e), e.status_code      # no HTTP status: the one of its class
+    ('RateLimitError', 'rate_limit_error: Number of requests exceeded', 429)
     """
     cls = error_class(status, kind, message)
     text = message or (kind or f"HTTP {status}")
     if kind and kind not in text:
         text = f"{kind}: {text}"
+    if status is None:
+        status = _STATUS_OF.get(cls)
     return cls(text, status_code=status, **kwargs)
+
+
+def attach_failure(error: BaseException, failure: BaseException, where: str) -> None:
+    """Keep ``error`` (already propagating) and record that ``where`` failed with ``failure`` while it did:
+    a PEP 678 note on ``error``, ``failure`` at the end of its ``__context__`` chain, and a log line.
+
+    >>> e = RateLimitError("slow down")
+    >>> attach_failure(e, KeyError("input_tokens"), "on_end_message callback")
+    >>> e.__notes__, type(e.__context__).__name__
+    (["while it propagated, on_end_message callback raised KeyError: 'input_tokens'"], 'KeyError')
+    """
+    text = redact(f"while it propagated, {where} raised {type(failure).__name__}: {failure}"[:500])
+    if hasattr(error, "add_note"):
+        error.add_note(text)
+    else:   # Python < 3.11
+        error.__notes__ = [*getattr(error, "__notes__", []), text]  # type: ignore[attr-defined]
+    tail, seen = error, {id(error)}
+    while tail.__context__ is not None and id(tail.__context__) not in seen:
+        tail = tail.__context__
+        seen.add(id(tail))
+    if failure is not tail and id(failure) not in seen:
+        tail.__context__ = failure
+    log.error("%s (%s kept)", text, type(error).__name__)
+
+
+def redact(value: Any) -> Any:
+    """``value`` (a str, or the str/list/dict it holds) with every known API key replaced by ``***``.
+
+    >>> from llmchat.config import Secret
+    >>> _ = Secret("sk-live-abcdef123")
+    >>> redact({"error": "bad key sk-live-abcdef123"})
+    {'error': 'bad key ***'}
+    """
+    from llmchat.config import known_secrets
+
+    secrets = known_secrets()
+    if not secrets:
+        return value
+    return _redact(value, secrets, 0)
+
+
+def _redact(value: Any, secrets: tuple[str, ...], depth: int) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if depth > 50:      # a hostile body nested deeper: nothing of it is worth keeping
+        return "(nested too deeply)"
+    if isinstance(value, dict):
+        return {_redact(k, secrets, depth + 1): _redact(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact(v, secrets, depth + 1) for v in value)
+    return value
+
+
+def redact_error(error: Error) -> Error:
+    """``error`` with every known API key removed from its message, args and body (in place)."""
+    message = redact(error.message)
+    if message is not error.message:
+        error.message = message
+        error.args = (message,)
+    if error.body is not None:
+        error.body = redact(error.body)
+    return error

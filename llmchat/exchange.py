@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from llmchat.config import reveal
-from llmchat.errors import CancelledError, TimeoutError
+from llmchat.errors import CancelledError, TimeoutError, attach_failure
 from llmchat.message import Message
 from llmchat.protocols import Request
 
@@ -49,12 +49,21 @@ class Exchange:
         self._fire("new_message")
         return message
 
-    def _end_message(self: Any, message: Message) -> None:
+    def _end_message(self: Any, message: Message, unwinding: BaseException | None = None) -> None:
+        """Tell listeners and ``on_end_message``; while ``unwinding`` propagates, their failures are
+        attached to it (:func:`~llmchat.errors.attach_failure`) instead of replacing it."""
         if self._listeners:
             from llmchat.events import MessageEnded
 
-            self._emit(MessageEnded(message))
-        self._fire("end_message", message)
+            if unwinding is None:
+                self._emit(MessageEnded(message))
+            else:
+                for listener in list(self._listeners):
+                    try:
+                        listener(MessageEnded(message))
+                    except Exception as exc:    # noqa: BLE001 - the error already propagating wins
+                        attach_failure(unwinding, exc, f"listener {listener!r}")
+        self._fire_safely(unwinding, "end_message", message)
 
     def _request(self: Any) -> Request:
         return Request(self.model, sendable(self.messages), list(self._tools.values()), self._temperature,

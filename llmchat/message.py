@@ -7,7 +7,22 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Chunk", "Message", "ToolCall"]
+__all__ = ["Chunk", "Message", "ToolCall", "clean_text"]
+
+
+def clean_text(text: str) -> str:
+    """``text`` that can be encoded: surrogate pairs split across events joined, lone surrogates replaced.
+
+    >>> clean_text("ok " + chr(0xD83D) + chr(0xDE00) + " " + chr(0xD800) + "!")
+    'ok 😀 �!'
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 @attrs.frozen
@@ -53,9 +68,13 @@ def _text_property(parts_name: str, text_name: str) -> property:
     def get(self: Message) -> str | None:
         parts = getattr(self, parts_name)
         if parts:
-            text = "".join(parts)
-            old = getattr(self, text_name)
-            setattr(self, text_name, text if old is None else old + text)
+            text = getattr(self, text_name)
+            setattr(self, text_name, None)  # the local is now its only reference: += grows it in place
+            if text is None:
+                text = "".join(parts)
+            else:
+                text += "".join(parts)      # amortised O(new text) even when read after every chunk
+            setattr(self, text_name, text)
             parts.clear()
         return getattr(self, text_name)
 
@@ -115,6 +134,20 @@ class Message:
             if value is not None:
                 setattr(self, name, value)
 
+    def repair(self) -> None:
+        """Make the text encodable (see :func:`clean_text`): a chat must stay usable after a bad reply."""
+        for name in ("content", "thinking"):
+            text = getattr(self, name)
+            if text:
+                cleaned = clean_text(text)
+                if cleaned is not text:
+                    setattr(self, name, cleaned)
+        for key, call in self.tool_calls.items():
+            if isinstance(call.arguments, str) and call.arguments:
+                cleaned = clean_text(call.arguments)
+                if cleaned is not call.arguments:
+                    self.tool_calls[key] = attrs.evolve(call, arguments=cleaned)
+
     @property
     def complete(self) -> bool:
         """True unless the message ended early (an error, a cancel)."""
@@ -163,7 +196,7 @@ def parse_arguments(call: ToolCall, finish_reason: str | None) -> ToolCall:
     from llmchat.errors import ToolCallParseError
 
     if isinstance(call.arguments, dict):
-        return call
+        return attrs.evolve(call, arguments=_clean_deep(call.arguments)) if call.arguments else call
     text = (call.arguments or "").strip()
     try:
         arguments = json.loads(text) if text else {}
@@ -171,7 +204,24 @@ def parse_arguments(call: ToolCall, finish_reason: str | None) -> ToolCall:
         raise ToolCallParseError(
             f"arguments of tool call {call.name!r} ({call.id}) are not valid JSON ({exc}); "
             f"finish reason {finish_reason!r}: {text[:200]!r}", finish_reason=finish_reason) from None
+    except RecursionError:
+        raise ToolCallParseError(f"arguments of tool call {call.name!r} ({call.id}) are nested too deeply",
+                                 finish_reason=finish_reason) from None
     if not isinstance(arguments, dict):
         raise ToolCallParseError(f"arguments of tool call {call.name!r} are not a JSON object: {text[:200]!r}",
                                  finish_reason=finish_reason)
+    if "\\u" in text:     # an escaped lone surrogate would make the history impossible to send again
+        arguments = _clean_deep(arguments)
     return attrs.evolve(call, arguments=arguments)
+
+
+def _clean_deep(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if depth > 100:
+        return value
+    if isinstance(value, dict):
+        return {_clean_deep(k, depth + 1): _clean_deep(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_deep(v, depth + 1) for v in value]
+    return value

@@ -242,7 +242,10 @@ def test_response_failed_raises_the_class_its_code_names(code, cls):
     with pytest.raises(cls, match="try again later") as info:
         for chunk in protocol.parse(frames([created(), text("Half an "), failed(code, "try again later")])):
             seen.append(chunk.content)
-    assert type(info.value) is cls and info.value.status_code is None
+    # an in-stream error has the status of its class (None only for the generic APIError)
+    assert type(info.value) is cls and info.value.status_code == {llmchat.RateLimitError: 429,
+                                                                  llmchat.OverloadedError: 529,
+                                                                  llmchat.ServerError: 500}.get(cls)
     assert seen == ["Half an "]
 
 
