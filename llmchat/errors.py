@@ -384,7 +384,13 @@ def attach_failure(error: BaseException, failure: BaseException, where: str) -> 
     while tail.__context__ is not None and id(tail.__context__) not in seen:
         tail = tail.__context__
         seen.add(id(tail))
-    if failure is not tail and id(failure) not in seen:
+    if id(failure) not in seen:
+        link = failure      # failure's own context is usually ``error`` itself: cut it, no cycle
+        while link is not None and id(link) not in seen:
+            seen.add(id(link))
+            if link.__context__ is not None and id(link.__context__) in seen:
+                link.__context__ = None
+            link = link.__context__
         tail.__context__ = failure
     log.error("%s (%s kept)", text, type(error).__name__)
 
