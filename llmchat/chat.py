@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 from llmchat import protocols, providers
 from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, check_option, check_url, settings
-from llmchat.errors import CancelledError, ConcurrentUseError, ConfigurationError, attach_failure
+from llmchat.errors import CancelledError, ConfigurationError
 from llmchat.exchange import Exchange
 from llmchat.message import Chunk, Message, ToolCall, clean_text
 from llmchat.streaming import turn
@@ -191,18 +191,6 @@ class Chat(Exchange):
         for callback in self._callbacks[event]:
             callback(*args)
 
-    def _fire_safely(self, unwinding: BaseException | None, event: str, *args: Any) -> None:
-        """Fire ``event``; while ``unwinding`` (an llmchat error) propagates, a callback's own exception
-        does not replace it: it is logged and attached to it (a note, and ``__context__``)."""
-        if unwinding is None:
-            self._fire(event, *args)
-            return
-        for callback in self._callbacks[event]:
-            try:
-                callback(*args)
-            except Exception as exc:    # noqa: BLE001 - the error already propagating wins
-                attach_failure(unwinding, exc, f"on_{event} callback {callback!r}")
-
     def add_listener(self, listener: Callable[[Any], Any]) -> Chat:
         """Call ``listener(event)`` with every :mod:`llmchat.events` value of this chat (for sinks: stores, SSE)."""
         _check_callable(listener, "add_listener")
@@ -287,19 +275,6 @@ class Chat(Exchange):
             yield from self._turn()
         finally:
             self._release(token)
-
-    def _claim(self) -> object:
-        if not self._busy.acquire(blocking=False):
-            raise ConcurrentUseError(
-                "this chat is already answering (ask/complete/stream in progress, in another thread or a "
-                "callback); a Chat is not shared: use one chat per conversation and thread, or wait")
-        token = self._owner = object()
-        return token
-
-    def _release(self, token: object) -> None:
-        if self._owner is token:
-            self._owner = None
-            self._busy.release()
 
     def _turn(self) -> Iterator[Chunk]:
         while self.messages and self.messages[-1].role == "assistant" and not self.messages[-1].complete:

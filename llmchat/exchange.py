@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 from llmchat.config import reveal
-from llmchat.errors import CancelledError, TimeoutError, attach_failure
+from llmchat.errors import CancelledError, ConcurrentUseError, TimeoutError
 from llmchat.message import Message
 from llmchat.protocols import Request
+from llmchat.redaction import attach_failure
 
 __all__ = ["Exchange", "sendable"]
 
@@ -119,6 +120,31 @@ class Exchange:
     def _sleep(self: Any, seconds: float) -> None:
         if self._cancel.wait(seconds):
             raise CancelledError(f"{CANCELLED} while waiting to retry")
+
+    def _claim(self: Any) -> object:
+        if not self._busy.acquire(blocking=False):
+            raise ConcurrentUseError(
+                "this chat is already answering (ask/complete/stream in progress, in another thread or a "
+                "callback); a Chat is not shared: use one chat per conversation and thread, or wait")
+        token = self._owner = object()
+        return token
+
+    def _release(self: Any, token: object) -> None:
+        if self._owner is token:
+            self._owner = None
+            self._busy.release()
+
+    def _fire_safely(self: Any, unwinding: BaseException | None, event: str, *args: Any) -> None:
+        """Fire ``event``; while ``unwinding`` (an llmchat error) propagates, a callback's own exception
+        does not replace it: it is logged and attached to it (a note, and ``__context__``)."""
+        if unwinding is None:
+            self._fire(event, *args)
+            return
+        for callback in self._callbacks[event]:
+            try:
+                callback(*args)
+            except Exception as exc:    # noqa: BLE001 - the error already propagating wins
+                attach_failure(unwinding, exc, f"on_{event} callback {callback!r}")
 
     def _run_tools(self: Any, message: Message) -> None:
         from llmchat.tool_loop import run_tools

@@ -24,10 +24,10 @@ from llmchat.errors import (
     StreamError,
     TimeoutError,
     ToolLoopError,
-    redact_error,
 )
 from llmchat.events import ChunkReceived
 from llmchat.message import Chunk, Message, parse_arguments
+from llmchat.redaction import redact_error
 
 if TYPE_CHECKING:
     from llmchat.chat import Chat
