@@ -153,5 +153,6 @@ def _fail(message: Message, exc: BaseException) -> None:
         exc = CancelledError("the caller stopped reading the stream before it ended")
     message.error = exc
     if isinstance(exc, Error):
+        redact_error(exc)       # also errors made of model output (tool arguments in a ToolCallParseError)
         exc.partial = message.content or ""
         exc.partial_message = message

@@ -359,3 +359,11 @@ def test_in_stream_errors_carry_the_status_of_their_class(server, make_chat, pro
     with pytest.raises(llmchat.RateLimitError) as info:
         make_chat(protocol).ask("hi")
     assert info.value.status_code == 429 and info.value.partial == "a"
+
+
+def test_a_key_in_broken_tool_arguments_is_not_shown(server, make_chat):
+    chat = make_chat("chat_completions").with_tool(llmchat.tool(lambda city: "x", name="weather"))
+    server.queue(Reply(tool_calls=[Call("weather", '{"city": "' + KEY, pieces=2)]))
+    with pytest.raises(llmchat.ToolCallParseError) as info:
+        chat.ask("weather?")
+    no_key(*error_texts(info.value), chat.messages[-1].to_dict()["error"])
