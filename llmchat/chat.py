@@ -26,6 +26,7 @@ def _check_callable(value: Any, what: str, optional: bool = False) -> None:
     if not callable(value) and not (optional and value is None):
         raise ConfigurationError(f"{what} must be callable, got {type(value).__name__}; nothing was sent or stored")
 
+
 _CALL_OPTIONS = ("temperature", "max_tokens", "params", "headers")
 
 
@@ -81,7 +82,7 @@ class Chat(Exchange):
             raise ConfigurationError(f"the model must be a str such as 'gpt-4.1-mini', got {type(model).__name__}")
         given = self._explicit
         provider = providers.get(given["provider"]) if given["provider"] else providers.for_model(model)
-        self._protocol = protocols.get(given["protocol"] or provider.protocol)
+        protocol = protocols.get(given["protocol"] or provider.protocol)
         base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env) or provider.base_url
         key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
         if provider.key_env and not key:
@@ -90,6 +91,7 @@ class Chat(Exchange):
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")
         check_url(base)
         self.model, self._provider, self._base_url, self._key = model, provider, base.rstrip("/"), key
+        self._protocol = protocol
 
     @property
     def provider(self) -> str:

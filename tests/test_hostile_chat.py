@@ -86,7 +86,7 @@ def test_switching_provider_without_a_key_for_it_fails_and_keeps_the_chat(server
                         base_url=server.url("anthropic_messages"))
     with pytest.raises(llmchat.ConfigurationError, match="OPENAI_API_KEY"):
         chat.with_model("gpt-4.1-mini")
-    assert (chat.model, chat.provider) == ("claude-haiku-4-5", "anthropic")
+    assert (chat.model, chat.provider, chat.protocol) == ("claude-haiku-4-5", "anthropic", "anthropic_messages")
     server.reply("Still here")
     assert chat.ask("hi").content == "Still here"
     assert server.wait_for(1)[0].headers.get("x-api-key") == "sk-ant-EXPLICIT-7777777"
