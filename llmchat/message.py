@@ -29,8 +29,9 @@ def clean_text(text: str) -> str:
 class ToolCall:
     """A tool call the model made.
 
-    While streaming, ``arguments`` is the JSON text received so far; on the
-    finished message it is the parsed dict.
+    In a chunk, ``arguments`` is the fragment of JSON text that chunk brought (like
+    ``Chunk.content``); on the streaming message it is the text received so far, and
+    on the finished message the parsed dict.
 
     >>> ToolCall("call_1", "weather", {"city": "Berlin"})
     ToolCall(id='call_1', name='weather', arguments={'city': 'Berlin'})
@@ -40,6 +41,12 @@ class ToolCall:
     name: str
     arguments: Any = attrs.field(factory=dict)
     signature: str | None = attrs.field(default=None, repr=False)  # opaque provider token, sent back as is
+
+
+class WholeArguments(str):
+    """Argument text that replaces what a call's earlier fragments built (a server's final version)."""
+
+    __slots__ = ()
 
 
 @attrs.define
@@ -97,7 +104,7 @@ class Message:
 
     role: str
     _content: str | None = attrs.field(default=None, alias="content")
-    tool_calls: dict[str, ToolCall] = attrs.field(factory=dict)
+    _tool_calls: dict[str, ToolCall] = attrs.field(factory=dict, alias="tool_calls")
     tool_call_id: str | None = None
     _thinking: str | None = attrs.field(default=None, alias="thinking")
     model_id: str | None = None
@@ -110,6 +117,7 @@ class Message:
     thinking_signature: str | None = None
     _parts: list[str] = attrs.field(factory=list, init=False)
     _thinking_parts: list[str] = attrs.field(factory=list, init=False)
+    _argument_parts: dict[str, list[str]] = attrs.field(factory=dict, init=False)
 
     content = _text_property("_parts", "_content")
     thinking = _text_property("_thinking_parts", "_thinking")
@@ -121,11 +129,48 @@ class Message:
         if chunk.thinking is not None:
             self._thinking_parts.append(chunk.thinking)
         if chunk.tool_calls:
-            self.tool_calls.update(chunk.tool_calls)
+            self._add_calls(chunk.tool_calls)
         if chunk.finish_reason is not None or chunk.output_tokens is not None or chunk.model_id is not None:
             self._add_metadata(chunk)
         elif chunk.input_tokens is not None or chunk.thinking_signature is not None:
             self._add_metadata(chunk)
+
+    def _add_calls(self, calls: dict[str, ToolCall]) -> None:
+        """A new call is stored; a str fragment for a known one is kept aside, joined when read."""
+        for key, call in calls.items():
+            known = self._tool_calls.get(key)
+            arguments = call.arguments
+            if known is None or type(arguments) is not str or not isinstance(known.arguments, str):
+                self._argument_parts.pop(key, None)     # new, or a whole replacement (dict, WholeArguments)
+                self._tool_calls[key] = call
+                continue
+            if arguments:
+                parts = self._argument_parts.get(key)
+                if parts is None:
+                    parts = self._argument_parts[key] = []
+                parts.append(arguments)
+            if call.name and not known.name:
+                self._tool_calls[key] = attrs.evolve(known, name=call.name)
+
+    def _get_tool_calls(self) -> dict[str, ToolCall]:
+        """The calls, their argument fragments joined (growing the text in place: amortised O(fragment))."""
+        if self._argument_parts:
+            calls = self._tool_calls
+            for key, parts in self._argument_parts.items():
+                call = calls[key]
+                call_id, name, signature, text = call.id, call.name, call.signature, str(call.arguments)
+                calls[key] = None   # type: ignore[assignment]   # the local is now the text's only holder
+                del call
+                text += "".join(parts)
+                calls[key] = ToolCall(call_id, name, text, signature)
+            self._argument_parts.clear()
+        return self._tool_calls
+
+    def _set_tool_calls(self, calls: dict[str, ToolCall]) -> None:
+        self._argument_parts.clear()
+        self._tool_calls = calls
+
+    tool_calls = property(_get_tool_calls, _set_tool_calls)
 
     def _add_metadata(self, chunk: Chunk) -> None:
         for name in ("model_id", "input_tokens", "output_tokens", "reasoning_tokens", "finish_reason",

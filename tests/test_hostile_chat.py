@@ -119,6 +119,33 @@ def test_reading_content_in_every_on_chunk_stays_linear(server, make_chat):
     assert spent[0] < 0.4, spent[0]
 
 
+def tool_call_seconds(server, chat, fragments: int) -> float:
+    """Seconds to stream one call whose 200 * ``fragments`` bytes of arguments come in ``fragments`` pieces,
+    reading the text so far on every chunk (a progress display)."""
+    server.queue(Reply(tool_calls=[Call("weather", {"city": "x" * (200 * fragments)}, pieces=fragments)]),
+                 Reply(text="done"))
+    progress = []
+
+    def read(chunk):
+        for call_id in chunk.tool_calls or {}:
+            progress.append(len(chat.messages[-1].tool_calls[call_id].arguments))
+
+    began = time.perf_counter()
+    assert chat.ask("go", on_chunk=read).content == "done"
+    elapsed = time.perf_counter() - began
+    assert progress[-1] == len('{"city": ""}') + 200 * fragments and len(progress) >= fragments
+    return elapsed
+
+
+@pytest.mark.parametrize("protocol", ["anthropic_messages", "chat_completions", "responses"])
+def test_tool_arguments_in_many_fragments_stay_linear(server, make_chat, protocol):
+    chat = make_chat(protocol).with_tool(llmchat.tool(lambda city: "ok", name="weather"))
+    small = min(tool_call_seconds(server, chat, 8_000) for _ in range(2))
+    large = min(tool_call_seconds(server, chat, 48_000) for _ in range(2))
+    # 6x the fragments: ~6x the time when linear, 20-36x when every fragment rebuilds the text so far
+    assert large < small * 14, (small, large)
+
+
 # ---------------------------------------------------------------- 10: deeply nested JSON is a typed error
 
 DEEP = "[" * 200_000
