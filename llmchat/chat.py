@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Callable, Iterator
 
 from llmchat import protocols, providers
-from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, settings
+from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, check_option, check_url, settings
 from llmchat.errors import CancelledError, ConfigurationError
 from llmchat.exchange import Exchange
-from llmchat.message import Chunk, Message, ToolCall
+from llmchat.message import Chunk, Message, ToolCall, clean_text
 from llmchat.streaming import turn
 
 __all__ = ["Chat", "chat"]
+
+
+def _check_text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a str, got {type(value).__name__}; nothing was sent or stored")
+    return value
+
+
+def _check_callable(value: Any, what: str, optional: bool = False) -> None:
+    if not callable(value) and not (optional and value is None):
+        raise ConfigurationError(f"{what} must be callable, got {type(value).__name__}; nothing was sent or stored")
+
 
 _CALL_OPTIONS = ("temperature", "max_tokens", "params", "headers")
 
@@ -36,6 +49,9 @@ class Chat(Exchange):
         if unknown:
             raise ConfigurationError(f"unknown option(s) {', '.join(unknown)}; known: "
                                      f"{', '.join(sorted(DEFAULTS) + list(_CALL_OPTIONS))}")
+        for name, value in options.items():
+            if name in DEFAULTS:
+                check_option(name, value)
         self.messages: list[Message] = []
         self._options = {k: v for k, v in options.items() if k in DEFAULTS}
         self._temperature = options.get("temperature")
@@ -54,6 +70,8 @@ class Chat(Exchange):
         self._cancel = threading.Event()
         self._stream: Any = None
         self._reply: Message | None = None
+        self._busy = threading.Lock()       # one ask/complete/stream at a time (see _claim)
+        self._owner: object | None = None
         self._resolve(model)
 
     # ------------------------------------------------------------------ configuration
@@ -61,19 +79,23 @@ class Chat(Exchange):
         model = model or settings("default_model", "LLMCHAT_DEFAULT_MODEL")
         if not model:
             raise ConfigurationError("no model: pass model=..., or llmchat.configure(default_model=...)")
+        if not isinstance(model, str):
+            raise ConfigurationError(f"the model must be a str such as 'gpt-4.1-mini', got {type(model).__name__}")
         given = self._explicit
         provider = providers.get(given["provider"]) if given["provider"] else providers.for_model(model)
-        protocol = given["protocol"] or (provider.choose(model) if provider.choose else provider.protocol)
-        self._protocol = protocols.get(protocol)
+        name = given["protocol"] or (provider.choose(model) if provider.choose else provider.protocol)
+        protocol = protocols.get(name)
         key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
         base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env)
         if not base:
-            base = provider.locate(model, protocol, key) if provider.locate else provider.base_url
+            base = provider.locate(model, name, key) if provider.locate else provider.base_url
         if provider.key_env and not key and not provider.key_optional:
             raise ConfigurationError(
                 f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")
+        check_url(base)
         self.model, self._provider, self._base_url, self._key = model, provider, base.rstrip("/"), key
+        self._protocol = protocol
 
     @property
     def provider(self) -> str:
@@ -88,9 +110,22 @@ class Chat(Exchange):
         return self._options[name] if name in self._options else settings(name)
 
     def with_model(self, model: str, *, provider: str | None = None) -> Chat:
-        if provider is not None and provider != self._provider.name:
-            self._explicit = {"provider": provider, "protocol": None, "base_url": None, "api_key": None}
-        self._resolve(model)
+        """Talk to another model from now on. An explicit ``api_key``/``base_url``/``protocol`` stays only
+        while the provider stays the same: a key is never sent to another provider."""
+        if not isinstance(model, str) or not model:
+            raise ConfigurationError(f"the model must be a non-empty str, got {model!r}"[:200])
+        explicit = self._explicit
+        target = providers.get(provider) if provider is not None else (
+            self._provider if explicit["provider"] else providers.for_model(model))
+        if target.name != self._provider.name:
+            explicit = {"provider": provider, "protocol": None, "base_url": None, "api_key": None}
+        saved = self._explicit
+        self._explicit = explicit
+        try:
+            self._resolve(model)
+        except BaseException:
+            self._explicit = saved
+            raise
         return self
 
     def with_instructions(self, text: str, *, append: bool = False) -> Chat:
@@ -137,6 +172,7 @@ class Chat(Exchange):
 
     # ------------------------------------------------------------------ callbacks
     def _register(self, event: str, callback: Callable[..., Any]) -> Chat:
+        _check_callable(callback, f"on_{event}")
         self._callbacks[event].append(callback)
         return self
 
@@ -163,6 +199,7 @@ class Chat(Exchange):
 
     def add_listener(self, listener: Callable[[Any], Any]) -> Chat:
         """Call ``listener(event)`` with every :mod:`llmchat.events` value of this chat (for sinks: stores, SSE)."""
+        _check_callable(listener, "add_listener")
         self._listeners.append(listener)
         return self
 
@@ -176,7 +213,12 @@ class Chat(Exchange):
 
     # ------------------------------------------------------------------ asking
     def add_message(self, role: str | Message, content: str | None = None, **fields: Any) -> Message:
-        message = role if isinstance(role, Message) else Message(role, content, **fields)
+        if not isinstance(role, Message):
+            if content is not None:
+                content = clean_text(_check_text(content, "the message content"))
+            message = Message(role, content, **fields)
+        else:
+            message = role
         self.messages.append(message)
         if self._listeners:
             from llmchat.events import MessageAdded
@@ -185,12 +227,30 @@ class Chat(Exchange):
         return message
 
     def ask(self, prompt: str, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:
-        """Add ``prompt`` as a user message and stream the answer; returns the final assistant message."""
-        self.add_message("user", prompt)
-        return self.complete(on_chunk=on_chunk)
+        """Add ``prompt`` as a user message and stream the answer; returns the final assistant message.
+
+        One chat answers one question at a time: a second ``ask``/``complete``/``stream`` while one runs
+        (from another thread, or from a callback) raises :class:`~llmchat.ConcurrentUseError` at once.
+        """
+        prompt = clean_text(_check_text(prompt, "the prompt"))
+        _check_callable(on_chunk, "on_chunk", optional=True)
+        token = self._claim()
+        try:
+            self.add_message("user", prompt)
+            return self._complete(on_chunk)
+        finally:
+            self._release(token)
 
     def complete(self, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:
         """Answer the conversation as it stands (an incomplete last answer is dropped and asked again)."""
+        _check_callable(on_chunk, "on_chunk", optional=True)
+        token = self._claim()
+        try:
+            return self._complete(on_chunk)
+        finally:
+            self._release(token)
+
+    def _complete(self, on_chunk: Callable[[Chunk], Any] | None) -> Message:
         chunks = self._turn()
         for chunk in chunks:
             if on_chunk is not None:
@@ -202,10 +262,25 @@ class Chat(Exchange):
         return self._reply  # type: ignore[return-value]
 
     def stream(self, prompt: str | None = None) -> Iterator[Chunk]:
-        """The answer as an iterator of chunks (``ask`` without a callback)."""
+        """The answer as an iterator of chunks (``ask`` without a callback); the chat is busy until it ends."""
         if prompt is not None:
-            self.add_message("user", prompt)
-        return self._turn()
+            prompt = clean_text(_check_text(prompt, "the prompt"))
+        token = self._claim()
+        try:
+            if prompt is not None:
+                self.add_message("user", prompt)
+        except BaseException:
+            self._release(token)
+            raise
+        iterator = self._guarded(token)
+        weakref.finalize(iterator, self._release, token)    # an iterator dropped unstarted frees the chat
+        return iterator
+
+    def _guarded(self, token: object) -> Iterator[Chunk]:
+        try:
+            yield from self._turn()
+        finally:
+            self._release(token)
 
     def _turn(self) -> Iterator[Chunk]:
         while self.messages and self.messages[-1].role == "assistant" and not self.messages[-1].complete:

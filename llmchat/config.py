@@ -8,7 +8,8 @@ from typing import Any
 
 from llmchat.errors import ConfigurationError
 
-__all__ = ["SECRET_HEADER", "Secret", "configure", "reveal", "settings"]
+__all__ = ["SECRET_HEADER", "Secret", "check_option", "check_url", "configure", "known_secrets", "reveal",
+           "settings"]
 
 # Header names whose values are masked in logs and errors (Authorization, X-Api-Key, X-Goog-Api-Key,
 # Ocp-Apim-Subscription-Key, X-Auth-Token, Cookie, ...): better one harmless header masked than a key shown.
@@ -40,6 +41,70 @@ _SECRET_SUFFIXES = ("_api_key", "_token", "_secret_access_key")   # kept as Secr
 
 _settings: dict[str, Any] = {}
 
+# Every key value llmchat was given (wrapped in a Secret): redacted from server text in errors and logs.
+_SECRETS: dict[str, None] = {}
+_sorted_secrets: tuple[str, ...] = ()
+MIN_SECRET = 6      # shorter values would redact ordinary words
+
+_NUMBERS = ("request_timeout", "total_timeout", "connect_timeout", "retry_interval", "retry_backoff_factor",
+            "retry_max_interval")
+_COUNTS = ("max_retries", "max_tool_rounds")
+
+
+def check_option(name: str, value: Any) -> None:
+    """A :class:`ConfigurationError` unless ``value`` fits setting ``name`` (None always fits: the default).
+
+    >>> check_option("request_timeout", "5")
+    Traceback (most recent call last):
+    llmchat.errors.ConfigurationError: request_timeout must be a number of seconds (int or float), got str '5'
+    """
+    if value is None:
+        return
+    if name in _NUMBERS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ConfigurationError(f"{name} must be a number of seconds (int or float), "
+                                     f"got {type(value).__name__} {value!r}"[:200])
+    elif name in _COUNTS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"{name} must be an int >= 0, got {type(value).__name__} {value!r}"[:200])
+    elif name == "default_model" and not isinstance(value, str):
+        raise ConfigurationError(f"default_model must be a str, got {type(value).__name__}")
+
+
+def check_url(url: Any) -> None:
+    """A :class:`ConfigurationError` unless ``url`` is an http(s) base URL without query or fragment.
+
+    >>> check_url("localhost:8080/v1")      # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    llmchat.errors.ConfigurationError: base_url must be an http:// or https:// URL ... got 'localhost:8080/v1'
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        bad = parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+            or bool(parts.query or parts.fragment) or "?" in url or "#" in url
+        if not bad:
+            parts.port      # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        bad = True
+    if bad:
+        shown = url.split("?")[0].split("#")[0] if isinstance(url, str) else url   # a query may hold a key
+        raise ConfigurationError("base_url must be an http:// or https:// URL with a host, without query or "
+                                 f"fragment (like 'https://api.example.com/v1'), got {shown!r}"[:300])
+
+
+def known_secrets() -> tuple[str, ...]:
+    """The key values to redact, longest first (so a key containing another is redacted whole)."""
+    return _sorted_secrets
+
+
+def _remember(value: str) -> None:
+    global _sorted_secrets
+    if len(value) >= MIN_SECRET and value not in _SECRETS:
+        _SECRETS[value] = None
+        _sorted_secrets = tuple(sorted(_SECRETS, key=len, reverse=True))
+
 
 class Secret:
     """A value that never shows itself in a repr, a log line or an error.
@@ -53,6 +118,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        if isinstance(value, str):
+            _remember(value)
 
     def reveal(self) -> str:
         return self._value
@@ -104,8 +171,11 @@ def configure(**values: Any) -> None:
     (120, 2)
     >>> configure(request_timeout=None, max_retries=None)   # None restores the default
     """
-    for name in values:
+    for name, value in values.items():
         _check_name(name)
+        check_option(name, value)
+        if name.endswith("_api_base") and value is not None:
+            check_url(value)
     for name, value in values.items():
         if value is None:
             _settings.pop(name, None)

@@ -3,7 +3,7 @@
 ::
 
     Error                                   partial, partial_message, status_code
-    ├── ConfigurationError                  (also ValueError)  bad or missing settings, before any request
+    ├── ConfigurationError                  (also ValueError)  bad or missing settings or arguments, before any request
     ├── APIError                            the provider said no: an HTTP status or an error event in a stream
     │   ├── BadRequestError          400    (also ValueError)
     │   │   ├── ContextLengthExceededError  the conversation is too long for the model
@@ -21,12 +21,20 @@
     ├── StreamError                         the stream broke its protocol: malformed event, ended early
     ├── ToolCallParseError                  (also ValueError)  the model's tool arguments are not valid JSON
     ├── ToolLoopError                       too many tool rounds in one turn
+    ├── ConcurrentUseError                  (also RuntimeError)  a second ask on a chat that is answering
     └── CancelledError                      chat.cancel() stopped the stream
 
 One mapping, :func:`error_class`, turns an HTTP status, or the error type named
 in a body (``rate_limit_error``, ``RESOURCE_EXHAUSTED``, ``server_is_overloaded``,
 ...), into a class; HTTP errors and error events inside a 200 stream both go
 through it. The status decides when there is one; the named type otherwise.
+An error event inside a stream gets the status of the class it maps to
+(an in-stream ``rate_limit_error`` is a ``RateLimitError`` with ``status_code``
+429, on every protocol); only a class with no status of its own (``APIError``)
+leaves it None.
+
+Server text (messages, ``body``) never shows a configured API key: every key
+llmchat knows is replaced by ``***`` before an error reaches the caller or a log.
 
 Every error carries what was streamed before it::
 
@@ -44,6 +52,7 @@ __all__ = [
     "APIError",
     "BadRequestError",
     "CancelledError",
+    "ConcurrentUseError",
     "ConfigurationError",
     "ConnectionError",
     "ContentFilterError",
@@ -255,6 +264,15 @@ class ToolLoopError(Error):
     """
 
 
+class ConcurrentUseError(Error, builtins.RuntimeError):
+    """A second ``ask``/``complete``/``stream`` on a chat that is still answering (a chat is not shared
+    between threads); raised at once, before anything is stored or sent.
+
+    >>> issubclass(ConcurrentUseError, RuntimeError)
+    True
+    """
+
+
 class CancelledError(Error):
     """``chat.cancel()`` stopped the stream; the partial answer is kept.
 
@@ -291,6 +309,13 @@ _STATUS_BY_TYPE: dict[str, int] = {
     "unrecognizedclientexception": 401, "resourcenotfoundexception": 404,
 }
 _FILTER_KINDS = ("content_filter", "responsibleaipolicyviolation")
+
+# The status an error class stands for, given to in-stream errors (which have no HTTP status of their own).
+_STATUS_OF: dict[type, int] = {
+    BadRequestError: 400, ContextLengthExceededError: 400, UnauthorizedError: 401, PaymentRequiredError: 402,
+    ForbiddenError: 403, NotFoundError: 404, RateLimitError: 429, ServerError: 500,
+    ServiceUnavailableError: 503, OverloadedError: 529,
+}
 
 _CONTEXT_HINTS = ("context_length_exceeded", "context length", "context window", "prompt is too long",
                   "maximum context", "too many tokens", "input token count", "string_above_max_length",
@@ -331,11 +356,13 @@ def make_error(status: int | None, kind: str | None, message: str, **kwargs: Any
     """An instance of :func:`error_class` for this status/type, its message naming both.
 
     >>> e = make_error(None, "rate_limit_error", "Number of requests exceeded")
-    >>> type(e).__name__, str(e), e.status_code
-    ('RateLimitError', 'rate_limit_error: Number of requests exceeded', None)
+    >>> type(e).__name__, str(e), e.status_code      # no HTTP status: the one of its class
+    ('RateLimitError', 'rate_limit_error: Number of requests exceeded', 429)
     """
     cls = error_class(status, kind, message)
     text = message or (kind or f"HTTP {status}")
     if kind and kind not in text:
         text = f"{kind}: {text}"
+    if status is None:
+        status = _STATUS_OF.get(cls)
     return cls(text, status_code=status, **kwargs)

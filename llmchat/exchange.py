@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 from llmchat.config import Secret, reveal
-from llmchat.errors import CancelledError, TimeoutError, UnauthorizedError
+from llmchat.errors import CancelledError, ConcurrentUseError, TimeoutError, UnauthorizedError
 from llmchat.message import Message
 from llmchat.protocols import Request
 from llmchat.providers import Target
+from llmchat.redaction import attach_failure
 
 __all__ = ["Exchange", "sendable"]
 
@@ -51,12 +52,21 @@ class Exchange:
         self._fire("new_message")
         return message
 
-    def _end_message(self: Any, message: Message) -> None:
+    def _end_message(self: Any, message: Message, unwinding: BaseException | None = None) -> None:
+        """Tell listeners and ``on_end_message``; while ``unwinding`` propagates, their failures are
+        attached to it (:func:`~llmchat.errors.attach_failure`) instead of replacing it."""
         if self._listeners:
             from llmchat.events import MessageEnded
 
-            self._emit(MessageEnded(message))
-        self._fire("end_message", message)
+            if unwinding is None:
+                self._emit(MessageEnded(message))
+            else:
+                for listener in list(self._listeners):
+                    try:
+                        listener(MessageEnded(message))
+                    except Exception as exc:    # noqa: BLE001 - the error already propagating wins
+                        attach_failure(unwinding, exc, f"listener {listener!r}")
+        self._fire_safely(unwinding, "end_message", message)
 
     def _request(self: Any) -> Request:
         return Request(self.model, sendable(self.messages), list(self._tools.values()), self._temperature,
@@ -137,6 +147,31 @@ class Exchange:
     def _sleep(self: Any, seconds: float) -> None:
         if self._cancel.wait(seconds):
             raise CancelledError(f"{CANCELLED} while waiting to retry")
+
+    def _claim(self: Any) -> object:
+        if not self._busy.acquire(blocking=False):
+            raise ConcurrentUseError(
+                "this chat is already answering (ask/complete/stream in progress, in another thread or a "
+                "callback); a Chat is not shared: use one chat per conversation and thread, or wait")
+        token = self._owner = object()
+        return token
+
+    def _release(self: Any, token: object) -> None:
+        if self._owner is token:
+            self._owner = None
+            self._busy.release()
+
+    def _fire_safely(self: Any, unwinding: BaseException | None, event: str, *args: Any) -> None:
+        """Fire ``event``; while ``unwinding`` (an llmchat error) propagates, a callback's own exception
+        does not replace it: it is logged and attached to it (a note, and ``__context__``)."""
+        if unwinding is None:
+            self._fire(event, *args)
+            return
+        for callback in self._callbacks[event]:
+            try:
+                callback(*args)
+            except Exception as exc:    # noqa: BLE001 - the error already propagating wins
+                attach_failure(unwinding, exc, f"on_{event} callback {callback!r}")
 
     def _run_tools(self: Any, message: Message) -> None:
         from llmchat.tool_loop import run_tools

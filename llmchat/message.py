@@ -7,15 +7,31 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Chunk", "Message", "ToolCall"]
+__all__ = ["Chunk", "Message", "ToolCall", "clean_text"]
+
+
+def clean_text(text: str) -> str:
+    """``text`` that can be encoded: surrogate pairs split across events joined, lone surrogates replaced.
+
+    >>> clean_text("ok " + chr(0xD83D) + chr(0xDE00) + " " + chr(0xD800) + "!")
+    'ok 😀 �!'
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 @attrs.frozen
 class ToolCall:
     """A tool call the model made.
 
-    While streaming, ``arguments`` is the JSON text received so far; on the
-    finished message it is the parsed dict.
+    In a chunk, ``arguments`` is the fragment of JSON text that chunk brought (like
+    ``Chunk.content``); on the streaming message it is the text received so far, and
+    on the finished message the parsed dict.
 
     >>> ToolCall("call_1", "weather", {"city": "Berlin"})
     ToolCall(id='call_1', name='weather', arguments={'city': 'Berlin'})
@@ -25,6 +41,12 @@ class ToolCall:
     name: str
     arguments: Any = attrs.field(factory=dict)
     signature: str | None = attrs.field(default=None, repr=False)  # opaque provider token, sent back as is
+
+
+class WholeArguments(str):
+    """Argument text that replaces what a call's earlier fragments built (a server's final version)."""
+
+    __slots__ = ()
 
 
 @attrs.define
@@ -53,9 +75,13 @@ def _text_property(parts_name: str, text_name: str) -> property:
     def get(self: Message) -> str | None:
         parts = getattr(self, parts_name)
         if parts:
-            text = "".join(parts)
-            old = getattr(self, text_name)
-            setattr(self, text_name, text if old is None else old + text)
+            text = getattr(self, text_name)
+            setattr(self, text_name, None)  # the local is now its only reference: += grows it in place
+            if text is None:
+                text = "".join(parts)
+            else:
+                text += "".join(parts)      # amortised O(new text) even when read after every chunk
+            setattr(self, text_name, text)
             parts.clear()
         return getattr(self, text_name)
 
@@ -78,7 +104,7 @@ class Message:
 
     role: str
     _content: str | None = attrs.field(default=None, alias="content")
-    tool_calls: dict[str, ToolCall] = attrs.field(factory=dict)
+    _tool_calls: dict[str, ToolCall] = attrs.field(factory=dict, alias="tool_calls")
     tool_call_id: str | None = None
     _thinking: str | None = attrs.field(default=None, alias="thinking")
     model_id: str | None = None
@@ -92,6 +118,7 @@ class Message:
     id: Any = None      # set by a store for a persisted chat's message
     _parts: list[str] = attrs.field(factory=list, init=False)
     _thinking_parts: list[str] = attrs.field(factory=list, init=False)
+    _argument_parts: dict[str, list[str]] = attrs.field(factory=dict, init=False)
 
     content = _text_property("_parts", "_content")
     thinking = _text_property("_thinking_parts", "_thinking")
@@ -103,11 +130,48 @@ class Message:
         if chunk.thinking is not None:
             self._thinking_parts.append(chunk.thinking)
         if chunk.tool_calls:
-            self.tool_calls.update(chunk.tool_calls)
+            self._add_calls(chunk.tool_calls)
         if chunk.finish_reason is not None or chunk.output_tokens is not None or chunk.model_id is not None:
             self._add_metadata(chunk)
         elif chunk.input_tokens is not None or chunk.thinking_signature is not None:
             self._add_metadata(chunk)
+
+    def _add_calls(self, calls: dict[str, ToolCall]) -> None:
+        """A new call is stored; a str fragment for a known one is kept aside, joined when read."""
+        for key, call in calls.items():
+            known = self._tool_calls.get(key)
+            arguments = call.arguments
+            if known is None or type(arguments) is not str or not isinstance(known.arguments, str):
+                self._argument_parts.pop(key, None)     # new, or a whole replacement (dict, WholeArguments)
+                self._tool_calls[key] = call
+                continue
+            if arguments:
+                parts = self._argument_parts.get(key)
+                if parts is None:
+                    parts = self._argument_parts[key] = []
+                parts.append(arguments)
+            if call.name and not known.name:
+                self._tool_calls[key] = attrs.evolve(known, name=call.name)
+
+    def _get_tool_calls(self) -> dict[str, ToolCall]:
+        """The calls, their argument fragments joined (growing the text in place: amortised O(fragment))."""
+        if self._argument_parts:
+            calls = self._tool_calls
+            for key, parts in self._argument_parts.items():
+                call = calls[key]
+                call_id, name, signature, text = call.id, call.name, call.signature, str(call.arguments)
+                calls[key] = None   # type: ignore[assignment]   # the local is now the text's only holder
+                del call
+                text += "".join(parts)
+                calls[key] = ToolCall(call_id, name, text, signature)
+            self._argument_parts.clear()
+        return self._tool_calls
+
+    def _set_tool_calls(self, calls: dict[str, ToolCall]) -> None:
+        self._argument_parts.clear()
+        self._tool_calls = calls
+
+    tool_calls = property(_get_tool_calls, _set_tool_calls)
 
     def _add_metadata(self, chunk: Chunk) -> None:
         for name in ("model_id", "input_tokens", "output_tokens", "reasoning_tokens", "finish_reason",
@@ -115,6 +179,20 @@ class Message:
             value = getattr(chunk, name)
             if value is not None:
                 setattr(self, name, value)
+
+    def repair(self) -> None:
+        """Make the text encodable (see :func:`clean_text`): a chat must stay usable after a bad reply."""
+        for name in ("content", "thinking"):
+            text = getattr(self, name)
+            if text:
+                cleaned = clean_text(text)
+                if cleaned is not text:
+                    setattr(self, name, cleaned)
+        for key, call in self.tool_calls.items():
+            if isinstance(call.arguments, str) and call.arguments:
+                cleaned = clean_text(call.arguments)
+                if cleaned is not call.arguments:
+                    self.tool_calls[key] = attrs.evolve(call, arguments=cleaned)
 
     @property
     def content_filtered(self) -> bool:
@@ -179,7 +257,7 @@ def parse_arguments(call: ToolCall, finish_reason: str | None) -> ToolCall:
     from llmchat.errors import ToolCallParseError
 
     if isinstance(call.arguments, dict):
-        return call
+        return attrs.evolve(call, arguments=_clean_deep(call.arguments)) if call.arguments else call
     text = (call.arguments or "").strip()
     try:
         arguments = json.loads(text) if text else {}
@@ -187,7 +265,24 @@ def parse_arguments(call: ToolCall, finish_reason: str | None) -> ToolCall:
         raise ToolCallParseError(
             f"arguments of tool call {call.name!r} ({call.id}) are not valid JSON ({exc}); "
             f"finish reason {finish_reason!r}: {text[:200]!r}", finish_reason=finish_reason) from None
+    except RecursionError:
+        raise ToolCallParseError(f"arguments of tool call {call.name!r} ({call.id}) are nested too deeply",
+                                 finish_reason=finish_reason) from None
     if not isinstance(arguments, dict):
         raise ToolCallParseError(f"arguments of tool call {call.name!r} are not a JSON object: {text[:200]!r}",
                                  finish_reason=finish_reason)
+    if "\\u" in text:     # an escaped lone surrogate would make the history impossible to send again
+        arguments = _clean_deep(arguments)
     return attrs.evolve(call, arguments=arguments)
+
+
+def _clean_deep(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if depth > 100:
+        return value
+    if isinstance(value, dict):
+        return {_clean_deep(k, depth + 1): _clean_deep(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_deep(v, depth + 1) for v in value]
+    return value

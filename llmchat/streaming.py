@@ -28,6 +28,7 @@ from llmchat.errors import (
 )
 from llmchat.events import ChunkReceived
 from llmchat.message import Chunk, Message, parse_arguments
+from llmchat.redaction import redact_error
 
 if TYPE_CHECKING:
     from llmchat.chat import Chat
@@ -41,13 +42,17 @@ _SHAPE_ERRORS = (LookupError, TypeError, AttributeError, ValueError, RecursionEr
 
 
 def turn(chat: Chat) -> Iterator[Chunk]:
-    """Stream the assistant's answer to the conversation as it stands, through any tool rounds."""
+    """Stream the assistant's answer to the conversation as it stands, through any tool rounds.
+
+    ``total_timeout`` bounds the whole answer: every tool round, and the tools' own running time.
+    """
     rounds = chat.option("max_tool_rounds")
+    deadline = chat._deadline()
     for done in itertools.count():
         message = chat._begin_message()
         emit = chat._emit if chat._listeners else None
         try:
-            for chunk in _attempts(chat, message):
+            for chunk in _attempts(chat, message, deadline):
                 message.add(chunk)
                 if emit is not None:
                     emit(ChunkReceived(message, chunk))
@@ -55,9 +60,9 @@ def turn(chat: Chat) -> Iterator[Chunk]:
             _finish(message)
         except BaseException as exc:
             _fail(message, exc)
+            chat._end_message(message, exc if message.error is None else message.error)
             raise
-        finally:
-            chat._end_message(message)
+        chat._end_message(message)
         if not message.tool_calls:
             return
         if done >= rounds:
@@ -66,10 +71,9 @@ def turn(chat: Chat) -> Iterator[Chunk]:
         chat._run_tools(message)
 
 
-def _attempts(chat: Chat, message: Message) -> Iterator[Chunk]:
+def _attempts(chat: Chat, message: Message, deadline: float | None) -> Iterator[Chunk]:
     """The chunks of one assistant message, retrying the request while nothing has been delivered."""
     parse, options = chat._protocol.parse, chat._provider.parse_options
-    deadline = chat._deadline()
     attempt = 0
     while True:
         delivered = thrown = False
@@ -98,6 +102,7 @@ def _attempts(chat: Chat, message: Message) -> Iterator[Chunk]:
             finally:
                 chat._close(stream, reuse)
         except Error as exc:
+            redact_error(exc)       # server text may echo a key: never show it to the caller or a log
             if delivered or thrown or (stream is not None and stream.aborted is exc):
                 raise                   # something reached the caller, or cancel()/total_timeout stopped it
             wait = retry_delay(chat, exc, attempt)
@@ -141,14 +146,17 @@ def _finish(message: Message) -> None:
             if type(call.id) is not str or type(call.name) is not str or not isinstance(call.arguments, (str, dict)):
                 raise StreamError(f"a malformed tool call: {call.name!r} ({call.id!r}): {call.arguments!r}"[:300])
         message.tool_calls = {i: parse_arguments(c, message.finish_reason) for i, c in message.tool_calls.items()}
+    message.repair()
     message.status = "complete"
 
 
 def _fail(message: Message, exc: BaseException) -> None:
     message.status = "incomplete"
+    message.repair()
     if isinstance(exc, GeneratorExit):      # the caller stopped iterating chat.stream(): say so, in our terms
         exc = CancelledError("the caller stopped reading the stream before it ended")
     message.error = exc
     if isinstance(exc, Error):
+        redact_error(exc)       # also errors made of model output (tool arguments in a ToolCallParseError)
         exc.partial = message.content or ""
         exc.partial_message = message

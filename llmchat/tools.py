@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, overload
 
 from llmchat.docstrings import parse_docstring
-from llmchat.errors import Error
+from llmchat.errors import ConfigurationError, Error
 from llmchat.schema import Signature, signature_schema
 from llmchat.validation import coerce_arguments, validate
 
@@ -181,7 +181,13 @@ class Tool:
         kwargs = coerce_arguments(arguments or {}, self._spec()[0])
         if self.parameters is None:
             kwargs = _fill_defaults(kwargs, self._spec()[2])
-        return _to_text(self.execute(**kwargs))
+        result = self.execute(**kwargs)
+        try:
+            return _to_text(result)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ConfigurationError(
+                f"the result of tool {self.name!r} cannot be sent to the model as JSON ({type(exc).__name__}: "
+                f"{exc}); return a str or JSON-ready data (dicts with str keys, lists, numbers)"[:300]) from None
 
     def _spec(self) -> tuple[dict[str, Any], bool | None, Signature | None]:
         """(schema, allow_extra for validate(), the derived signature if any)."""

@@ -169,8 +169,8 @@ def test_parallel_function_calls_with_interleaved_argument_deltas():
     assert streamed == [
         ("call_A", "weather", ""), ("call_B", "time", ""),
         ("call_A", "weather", '{"city":'), ("call_B", "time", '{"tz":"Europe/'),
-        ("call_A", "weather", '{"city":"Berlin"}'), ("call_B", "time", '{"tz":"Europe/Paris"}'),
-    ]
+        ("call_A", "weather", '"Berlin"}'), ("call_B", "time", 'Paris"}'),
+    ]   # each chunk brings its fragment
     assert fold(chunks).tool_calls == {"call_A": ToolCall("call_A", "weather", '{"city":"Berlin"}'),
                                        "call_B": ToolCall("call_B", "time", '{"tz":"Europe/Paris"}')}
 
@@ -242,7 +242,10 @@ def test_response_failed_raises_the_class_its_code_names(code, cls):
     with pytest.raises(cls, match="try again later") as info:
         for chunk in protocol.parse(frames([created(), text("Half an "), failed(code, "try again later")])):
             seen.append(chunk.content)
-    assert type(info.value) is cls and info.value.status_code is None
+    # an in-stream error has the status of its class (None only for the generic APIError)
+    assert type(info.value) is cls and info.value.status_code == {llmchat.RateLimitError: 429,
+                                                                  llmchat.OverloadedError: 529,
+                                                                  llmchat.ServerError: 500}.get(cls)
     assert seen == ["Half an "]
 
 

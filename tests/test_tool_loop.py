@@ -294,8 +294,8 @@ def test_interleaved_argument_fragments_stay_apart(server, make_chat, protocol):
     runs: list[Any] = []
     chat = make_chat(protocol).with_tool(city_tool(runs))
     seen: dict[str, list[Any]] = {}
-    chat.ask("Berlin and Paris?", on_chunk=lambda c: [seen.setdefault(i, []).append(call.arguments)
-                                                       for i, call in (c.tool_calls or {}).items()])
+    chat.ask("Berlin and Paris?", on_chunk=lambda c: [seen.setdefault(i, []).append(
+        chat.messages[-1].tool_calls[i].arguments) for i in (c.tool_calls or {})])     # the text so far
 
     assert runs == [("Berlin", None), ("Paris", None)]
     message = chat.messages[1]
@@ -323,15 +323,17 @@ def test_chunk_tool_calls_show_the_argument_text_growing(server, make_chat, prot
     def on_chunk(chunk: llmchat.Chunk) -> None:
         if chunk.tool_calls:          # the guide's pattern
             call = next(iter(chunk.tool_calls.values()))
-            progress.append((call.name, call.arguments))
+            so_far = chat.messages[-1].tool_calls[call.id].arguments    # the text so far, for progress displays
+            progress.append((call.name, call.arguments, so_far))
 
     chat.ask("Weather in Berlin?", on_chunk=on_chunk)
-    assert {name for name, _ in progress} == {"weather"}
-    texts = [arguments for _, arguments in progress]
+    assert {name for name, _, _ in progress} == {"weather"}
+    texts = [so_far for _, _, so_far in progress]
     if protocol == "gemini":
         assert texts == [{"city": "Berlin"}]          # Gemini sends the arguments whole, as an object
     else:
         full = '{"city": "Berlin"}'
+        assert "".join(fragment for _, fragment, _ in progress) == full     # a chunk brings its fragment
         assert texts[-1] == full and len(set(texts)) >= 4
         assert all(isinstance(t, str) and full.startswith(t) for t in texts)
         assert all(len(a) <= len(b) for a, b in zip(texts, texts[1:]))
@@ -494,7 +496,8 @@ def test_truncated_arguments_raise_tool_call_parse_error_with_the_finish_reason(
     streamed: list[str] = []
     chat = make_chat(protocol).with_tool(city_tool(runs)).on_end_message(ended.append)
     with pytest.raises(llmchat.ToolCallParseError) as caught:
-        chat.ask("Weather?", on_chunk=lambda c: streamed.extend(t.arguments for t in (c.tool_calls or {}).values()))
+        chat.ask("Weather?", on_chunk=lambda c: streamed.extend(
+            chat.messages[-1].tool_calls[i].arguments for i in (c.tool_calls or {})))
     error = caught.value
     assert isinstance(error, llmchat.Error) and isinstance(error, ValueError)
     assert error.finish_reason == TRUNCATED_FINISH[protocol]

@@ -70,6 +70,8 @@ def loads(data: str) -> Any:
         return json.loads(data)
     except ValueError:
         raise StreamError(f"malformed event data (not JSON): {data[:200]!r}") from None
+    except RecursionError:
+        raise StreamError(f"event data nested too deeply ({len(data)} chars): {data[:100]!r}") from None
 
 
 def merge(body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +105,8 @@ def read_error(text: str) -> tuple[str | None, str]:
     """
     try:
         data = json.loads(text)
+    except RecursionError:
+        return None, f"(an error body nested too deeply: {text[:100]!r})"
     except ValueError:
         plain = " ".join(_TAGS.sub(" ", text).split())
         return None, plain[:300]

@@ -77,7 +77,7 @@ error = read_error
 def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
     """Chunks from a Messages stream; ends at ``message_stop``."""
     usage: dict[str, Any] = {}
-    tools: dict[int, list[str]] = {}    # block index -> [id, name, input JSON text]
+    tools: dict[int, list[str]] = {}    # block index -> [id, name]
     model = signature = None
     finished = False
     for _name, data in events:
@@ -93,8 +93,7 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
             elif dtype == "input_json_delta":
                 entry = tools.get(obj.get("index"))
                 if entry is not None:
-                    entry[2] += delta.get("partial_json") or ""
-                    yield Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], entry[2])})
+                    yield Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], delta.get("partial_json") or "")})
             elif dtype == "signature_delta":
                 signature = delta.get("signature")
         elif kind == "content_block_start":
@@ -124,7 +123,7 @@ def _block_start(obj: dict[str, Any], tools: dict[int, list[str]]) -> Chunk | No
     block = obj.get("content_block") or {}
     btype = block.get("type")
     if btype == "tool_use":
-        entry = tools[obj.get("index")] = [block.get("id") or f"toolu_{obj.get('index')}", block.get("name"), ""]
+        entry = tools[obj.get("index")] = [block.get("id") or f"toolu_{obj.get('index')}", block.get("name")]
         return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], "")})
     if btype == "text" and block.get("text") and type(block["text"]) is str:
         return Chunk(block["text"])

@@ -62,7 +62,7 @@ def parse(events: Iterable[tuple[str, str]], thinking_fields: tuple[str, ...] = 
     ``content_parts(list) -> (text, thinking)`` reads list-valued ``delta.content``
     (a provider quirk); by default the text parts are joined.
     """
-    calls: dict[int, list[str]] = {}    # choice-0 tool calls by index: [id, name, argument text]
+    calls: dict[int, list[str]] = {}    # choice-0 tool calls by index: [id, name]
     finished = False
     for _name, data in events:
         if data == "[DONE]":
@@ -102,19 +102,18 @@ def _text_parts(parts: Any) -> tuple[str, None]:
 
 
 def _tool_calls(calls: dict[int, list[str]], deltas: list[dict[str, Any]]) -> dict[str, ToolCall]:
+    """Each call this delta starts or extends, with the argument fragment it brought."""
     out = {}
     for position, delta in enumerate(deltas):
         index = delta.get("index", position)
         function = delta.get("function") or {}
         entry = calls.get(index)
         if entry is None or (delta.get("id") and delta["id"] != entry[0]):
-            entry = calls[index] = [delta.get("id") or f"call_{index}", "", ""]
+            entry = calls[index] = [delta.get("id") or f"call_{index}", ""]
         if function.get("name") and not entry[1]:
             entry[1] = function["name"]
-        arguments = function.get("arguments")
-        if arguments:
-            entry[2] += arguments if isinstance(arguments, str) else json.dumps(arguments)
-        out[entry[0]] = ToolCall(entry[0], entry[1], entry[2])
+        arguments = function.get("arguments") or ""
+        out[entry[0]] = ToolCall(entry[0], entry[1], arguments if isinstance(arguments, str) else json.dumps(arguments))
     return out
 
 

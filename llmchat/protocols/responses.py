@@ -18,7 +18,7 @@ import json
 from typing import Any, Iterable, Iterator
 
 from llmchat.errors import make_error
-from llmchat.message import Chunk, Message, ToolCall
+from llmchat.message import Chunk, Message, ToolCall, WholeArguments
 from llmchat.protocols import Request, ended_early, error_fields, loads, merge, read_error, system_text
 
 __all__ = ["body", "error", "parse", "path"]
@@ -86,8 +86,9 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
         elif kind == "response.function_call_arguments.delta":
             entry = state.calls.get(obj.get("item_id"))
             if entry is not None:
-                entry[2] += obj.get("delta") or ""
-                yield Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], entry[2])})
+                fragment = obj.get("delta") or ""
+                entry[2].append(fragment)
+                yield Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], fragment)})
         elif kind in _FINAL:
             yield state.final(obj.get("response") or {}, _FINAL[kind])
             return
@@ -105,7 +106,7 @@ class _State:
 
     def __init__(self) -> None:
         self.seen: dict[Any, str] = {}          # item id -> what its deltas were: "text", or the thinking kind
-        self.calls: dict[Any, list[str]] = {}   # item id -> [call id, name, argument text]
+        self.calls: dict[Any, list[Any]] = {}   # item id -> [call id, name, argument fragments]
         self.done: set[Any] = set()             # item ids whose whole item has been read
         self.model: str | None = None
 
@@ -134,8 +135,10 @@ class _State:
             return None
         item_id = item.get("id") or f"output_{index}"
         call_id = item.get("call_id") or item_id
-        entry = self.calls[item_id] = [call_id, item.get("name") or "", item.get("arguments") or ""]
-        return Chunk(tool_calls={call_id: ToolCall(call_id, entry[1], entry[2])})
+        arguments = item.get("arguments") or ""
+        arguments = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        entry = self.calls[item_id] = [call_id, item.get("name") or "", [arguments]]
+        return Chunk(tool_calls={call_id: ToolCall(call_id, entry[1], arguments)})
 
     def item(self, item: dict[str, Any], index: Any) -> Chunk | None:
         """A finished output item: what its deltas did not already bring (a server may send none)."""
@@ -171,12 +174,18 @@ class _State:
         return final
 
 
-def _arguments(entry: list[str], arguments: Any) -> Chunk | None:
-    """The complete argument text of a call, when it differs from what the deltas built."""
-    if arguments is None or arguments == entry[2]:
+def _arguments(entry: list[Any], arguments: Any) -> Chunk | None:
+    """What the complete argument text of a call adds to what the deltas built (or, when it is not
+    their continuation, the whole text as a :class:`~llmchat.message.WholeArguments`)."""
+    if arguments is None:
         return None
-    entry[2] = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], entry[2])})
+    so_far = "".join(entry[2])
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    if text == so_far:
+        return None
+    entry[2] = [text]
+    fragment = text[len(so_far):] if text.startswith(so_far) else WholeArguments(text)
+    return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], fragment)})
 
 
 def _fold(into: Chunk, chunk: Chunk | None) -> None:
