@@ -93,7 +93,7 @@ class Chat(Exchange):
             raise ConfigurationError(
                 f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")
-        check_url(base)
+        check_url(base, query=provider.base_query)
         self.model, self._provider, self._base_url, self._key = model, provider, base.rstrip("/"), key
         self._protocol = protocol
 

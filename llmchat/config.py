@@ -71,8 +71,9 @@ def check_option(name: str, value: Any) -> None:
         raise ConfigurationError(f"default_model must be a str, got {type(value).__name__}")
 
 
-def check_url(url: Any) -> None:
-    """A :class:`ConfigurationError` unless ``url`` is an http(s) base URL without query or fragment.
+def check_url(url: Any, query: bool = False) -> None:
+    """A :class:`ConfigurationError` unless ``url`` is an http(s) base URL without fragment, and without
+    query unless ``query`` (a provider whose base URLs carry one, such as Azure's ``?api-version=``).
 
     >>> check_url("localhost:8080/v1")      # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -83,7 +84,7 @@ def check_url(url: Any) -> None:
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
         bad = parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
-            or bool(parts.query or parts.fragment) or "?" in url or "#" in url
+            or (not query and (bool(parts.query) or "?" in url)) or bool(parts.fragment) or "#" in url
         if not bad:
             parts.port      # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
@@ -175,7 +176,9 @@ def configure(**values: Any) -> None:
         _check_name(name)
         check_option(name, value)
         if name.endswith("_api_base") and value is not None:
-            check_url(value)
+            from llmchat import providers
+
+            check_url(value, query=providers.get(name[: -len("_api_base")]).base_query)
     for name, value in values.items():
         if value is None:
             _settings.pop(name, None)

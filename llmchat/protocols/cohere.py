@@ -76,7 +76,7 @@ def error(text: str) -> tuple[str | None, str]:
 
 def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
     """Chunks from a Cohere v2 stream; ends at ``message-end`` (or ``[DONE]`` after it)."""
-    calls: dict[Any, list[str]] = {}    # tool-call index -> [id, name, argument text]
+    calls: dict[Any, list[str]] = {}    # tool-call index -> [id, name]
     for _name, data in events:
         if data == "[DONE]":
             break
@@ -107,11 +107,9 @@ def _tool_call(calls: dict[Any, list[str]], index: Any, delta: dict[str, Any]) -
     function = delta.get("function") or {}
     entry = calls.get(index)
     if entry is None:
-        entry = calls[index] = [delta.get("id") or f"cohere_call_{index}", function.get("name") or "", ""]
-    arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        entry[2] += arguments
-    return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], entry[2])})
+        entry = calls[index] = [delta.get("id") or f"cohere_call_{index}", function.get("name") or ""]
+    arguments = function.get("arguments")       # a fragment: the message joins them
+    return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], arguments if isinstance(arguments, str) else "")})
 
 
 def _end(obj: dict[str, Any]) -> Chunk:

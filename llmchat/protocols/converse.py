@@ -105,7 +105,7 @@ def error(text: str) -> tuple[str | None, str]:
 
 def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
     """Chunks from a ConverseStream; ends at ``metadata`` (or at the end of the body after ``messageStop``)."""
-    tools: dict[Any, list[str]] = {}    # content block index -> [id, name, input JSON text]
+    tools: dict[Any, list[str]] = {}    # content block index -> [id, name]
     stopped = False
     for name, data in events:
         if name.startswith("exception:"):
@@ -119,7 +119,7 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
         elif name == "contentBlockStart":
             use = (obj.get("start") or {}).get("toolUse")
             if isinstance(use, dict) and not use.get("type"):    # typed ones are server tools
-                entry = tools[obj.get("contentBlockIndex")] = [use.get("toolUseId") or "", use.get("name") or "", ""]
+                entry = tools[obj.get("contentBlockIndex")] = [use.get("toolUseId") or "", use.get("name") or ""]
                 yield Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], "")})
         elif name == "messageStop":
             stopped = True
@@ -142,8 +142,8 @@ def _delta(obj: dict[str, Any], tools: dict[Any, list[str]]) -> Chunk | None:
         entry = tools.get(obj.get("contentBlockIndex"))
         if entry is None:
             return None
-        entry[2] += use.get("input") or ""
-        return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], entry[2])})
+        fragment = use.get("input")             # the message joins the fragments
+        return Chunk(tool_calls={entry[0]: ToolCall(entry[0], entry[1], fragment if isinstance(fragment, str) else "")})
     reasoning = delta.get("reasoningContent")
     if isinstance(reasoning, dict):
         if type(reasoning.get("text")) is str and reasoning["text"]:

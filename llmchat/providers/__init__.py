@@ -96,6 +96,7 @@ class Provider:
     key_env: str | None = None                    # None: the provider needs no key (local servers)
     key_optional: bool = False                    # True: a key is sent when set, never demanded (self-hosted)
     base_env: str | None = None                   # environment variable that overrides base_url
+    base_query: bool = False                      # True: a base URL may carry a query (Azure's api-version)
     auth: Callable[[str], dict[str, str]] = bearer
     headers: dict[str, str] = attrs.field(factory=dict)   # sent with every request
     models: tuple[str, ...] | Callable[[str], bool] = ()  # model id prefixes this provider serves, or a test

@@ -101,6 +101,7 @@ PROVIDER = Provider(
     protocol="chat_completions",
     key_env="AZURE_API_KEY",
     base_env="AZURE_API_BASE",
+    base_query=True,
     auth=key_header("api-key"),
     key_optional=True,
     settings={"api_version": "AZURE_API_VERSION", "ad_token": "AZURE_AD_TOKEN", "ad_token_provider": None},
