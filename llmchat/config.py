@@ -160,7 +160,8 @@ def _check_name(name: str) -> None:
     extra = [f"{p}_{s}" for p in providers.names() for s in providers.get(p).settings]   # azure_api_version...
     if name in extra:
         return
-    known = sorted(DEFAULTS) + sorted(GLOBAL) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES] + extra
+    known = sorted(DEFAULTS) + sorted(GLOBAL) + extra
+    known += [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES]
     raise ConfigurationError(f"unknown setting {name!r}; known settings: {', '.join(known)}")
 
 

@@ -7,7 +7,8 @@ import pytest
 import llmchat
 from llmchat.testing import Server
 
-pytest_plugins = ["fixtures_clouds", "services"]   # cloud fixtures (autouse in test_cloud_* only); real servers: postgres_url, redis_url
+# cloud fixtures (autouse in test_cloud_* only); real servers: postgres_url, redis_url (tests/services.py)
+pytest_plugins = ["fixtures_clouds", "services"]
 
 # protocol -> (model, provider) used by the end-to-end tests
 PROTOCOLS = {
