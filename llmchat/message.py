@@ -153,6 +153,11 @@ class Message:
             shown.append(f"status={self.status!r}")
         return f"Message({', '.join(shown)})"
 
+    def _repr_markdown_(self) -> str:     # Jupyter shows a message as Markdown
+        from llmchat.notebook import message_markdown
+
+        return message_markdown(self)
+
 
 _FIELDS = ("role", "content", "tool_call_id", "thinking", "model_id", "input_tokens", "output_tokens",
            "reasoning_tokens", "finish_reason", "status", "thinking_signature")
