@@ -7,6 +7,8 @@ import pytest
 import llmchat
 from llmchat.testing import Server
 
+pytest_plugins = ["services"]       # real servers: postgres_url, redis_url (tests/services.py)
+
 # protocol -> (model, provider) used by the end-to-end tests
 PROTOCOLS = {
     "chat_completions": ("gpt-4.1-mini", "openai"),
