@@ -89,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the final message as one JSON object")
     p.add_argument("--no-stream", action="store_true", help="print the answer once, at the end")
     p.add_argument("--chat", metavar="NAME", help="continue the conversation NAME kept in the store (LLMCHAT_STORE)")
+    p.add_argument("--store", metavar="URL", help="where --chat conversations are kept (default: LLMCHAT_STORE, "
+                                                  "else sqlite:///llmchat.db)")
     p.add_argument("--version", action="version", version=f"llmchat {_version()}")
     return p
 
@@ -165,11 +167,11 @@ def _answer(args: argparse.Namespace, prompt: str, params: dict[str, Any], outpu
     if args.timeout is not None:
         kwargs["request_timeout"] = args.timeout
     chat = _open_chat(args, kwargs) if args.chat else llmchat.chat(args.model, **kwargs)
+    holder["chat"] = chat
     if params:
         chat.with_params(**params)
     if args.system:
         chat.with_instructions(args.system)
-    holder["chat"] = chat
     chat.ask(prompt, on_chunk=output)
     return chat
 
@@ -178,9 +180,29 @@ holder: dict[str, Any] = {}
 
 
 def _open_chat(args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:
+    """The stored chat called ``args.chat``, created on its first run (a name is kept beside the store's chats)."""
     import llmchat
 
-    raise llmchat.ConfigurationError("--chat needs a store of persisted chats, which this version lacks")
+    store = llmchat.store(args.store)
+    with store.backend.tx() as q:
+        q(_NAMES_TABLE, ())
+        found = q("SELECT chat_id FROM llmchat_chat_names WHERE name = ?", (args.chat,))
+    if found:
+        chat = store.load_chat(found[0][0])
+        if args.model and args.model != chat.model:
+            chat.with_model(args.model, provider=args.provider)
+        if args.system and [m.content for m in chat.messages if m.role == "system"] == [args.system]:
+            args.system = None      # the same instructions as before: nothing to change
+        return chat
+    chat = store.create_chat(args.model, **{k: v for k, v in kwargs.items() if v is not None})
+    with store.backend.tx() as q:
+        q("INSERT INTO llmchat_chat_names (name, chat_id) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+          (args.chat, chat.id))
+        winner = q("SELECT chat_id FROM llmchat_chat_names WHERE name = ?", (args.chat,))[0][0]
+    return chat if winner == chat.id else store.load_chat(winner)     # another run named it first
+
+
+_NAMES_TABLE = "CREATE TABLE IF NOT EXISTS llmchat_chat_names (name TEXT PRIMARY KEY, chat_id TEXT NOT NULL)"
 
 
 def _last_answer() -> Any:

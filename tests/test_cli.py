@@ -269,3 +269,41 @@ def test_import_llmchat_does_not_load_the_cli():
     code = "import sys, llmchat; print('llmchat.cli' in sys.modules, 'argparse' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ conversations across runs
+
+
+def test_chat_name_continues_a_stored_conversation_across_runs(llmchat_bin, server, tmp_path):
+    store = f"sqlite:///{tmp_path / 'chats.db'}"
+    server.reply("Sunny", ", 21°C.")
+    first = run(llmchat_bin, "Weather report for today?", *target(server), "-s", "Be brief", "--chat", "daily",
+                "--store", store)
+    assert (first.returncode, first.stdout) == (0, "Sunny, 21°C.\n"), first.stderr
+    server.reply("Two degrees warmer than yesterday.")
+    second = run(llmchat_bin, "Compared with yesterday?", *target(server), "-s", "Be brief", "--chat", "daily",
+                 environ=env(LLMCHAT_STORE=store))
+    assert (second.returncode, second.stdout) == (0, "Two degrees warmer than yesterday.\n"), second.stderr
+    assert server.wait_for(2)[1].body["messages"] == [
+        {"role": "system", "content": "Be brief"}, {"role": "user", "content": "Weather report for today?"},
+        {"role": "assistant", "content": "Sunny, 21°C."}, {"role": "user", "content": "Compared with yesterday?"}]
+    server.reply("Hello.")
+    other = run(llmchat_bin, "Hi", *target(server), "--chat", "another", "--store", store)
+    assert other.returncode == 0
+    assert server.wait_for(3)[2].body["messages"] == [{"role": "user", "content": "Hi"}]
+
+
+def test_an_interrupted_run_is_kept_incomplete_and_not_sent_again(llmchat_bin, server, tmp_path):
+    store = f"sqlite:///{tmp_path / 'chats.db'}"
+    slow(server)
+    process = start(llmchat_bin, "Story?", *target(server), "--chat", "story", "--store", store)
+    try:
+        read_some(process.stdout)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 143
+    finally:
+        process.kill()
+    server.reply("Done.")
+    again = run(llmchat_bin, "Again, short", *target(server), "--chat", "story", "--store", store, "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["content"] == "Done."
+    assert [m["role"] for m in server.wait_for(2)[1].body["messages"]] == ["user", "user"]
