@@ -131,6 +131,7 @@ class Output:
 
     def __init__(self, stream: bool) -> None:
         self.stream, self.written, self.out = stream, "", sys.stdout
+        self.chat: Any = None       # set once the chat exists: its last message is the answer, complete or not
 
     def __call__(self, chunk: Any) -> None:
         if self.stream and chunk.content:
@@ -167,16 +168,13 @@ def _answer(args: argparse.Namespace, prompt: str, params: dict[str, Any], outpu
     if args.timeout is not None:
         kwargs["request_timeout"] = args.timeout
     chat = _open_chat(args, kwargs) if args.chat else llmchat.chat(args.model, **kwargs)
-    holder["chat"] = chat
+    output.chat = chat
     if params:
         chat.with_params(**params)
     if args.system:
         chat.with_instructions(args.system)
     chat.ask(prompt, on_chunk=output)
     return chat
-
-
-holder: dict[str, Any] = {}
 
 
 def _open_chat(args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:
@@ -189,6 +187,7 @@ def _open_chat(args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:
         found = q("SELECT chat_id FROM llmchat_chat_names WHERE name = ?", (args.chat,))
     if found:
         chat = store.load_chat(found[0][0])
+        chat._options.update((k, v) for k, v in kwargs.items() if k in ("max_retries", "request_timeout"))
         if args.model and args.model != chat.model:
             chat.with_model(args.model, provider=args.provider)
         if args.system and [m.content for m in chat.messages if m.role == "system"] == [args.system]:
@@ -205,18 +204,18 @@ def _open_chat(args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:
 _NAMES_TABLE = "CREATE TABLE IF NOT EXISTS llmchat_chat_names (name TEXT PRIMARY KEY, chat_id TEXT NOT NULL)"
 
 
-def _last_answer() -> Any:
-    chat = holder.get("chat")
+def _last_answer(output: Output) -> Any:
+    chat = output.chat
     if chat is None or not chat.messages or chat.messages[-1].role != "assistant":
         return None
     return chat.messages[-1]
 
 
-def _report(exc: BaseException, code: int) -> None:
+def _report(exc: BaseException, code: int, output: Output) -> None:
     if code == 141:
         return      # the reader left: nothing to say, and nowhere it would be read
     if code in (130, 143):
-        answer = _last_answer()
+        answer = _last_answer(output)
         kept = f"; the partial answer ({len(answer.content or '')} characters) was kept" if answer else ""
         text = f"interrupted ({'SIGINT' if code == 130 else 'SIGTERM'}){kept}"
     else:
@@ -249,7 +248,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     prompt, params = _prompt(args, p), _options(args.option, p)
     output = Output(stream=not (args.json or args.no_stream))
     previous = _install(signal.SIGTERM, _on_sigterm)
-    holder.clear()
     try:
         _answer(args, prompt, params, output)
         code, failure = 0, None
@@ -268,13 +266,13 @@ def _conclude(args: argparse.Namespace, output: Output, code: int, failure: Base
             extra = {"exit_code": code}
             if failure is not None and args.json:
                 extra["error"] = {"type": type(failure).__name__, "message": str(failure)}
-            output.finish(_last_answer(), args.json, extra)
+            output.finish(_last_answer(output), args.json, extra)
     except BrokenPipeError as exc:
         code, failure = 141, exc
     if code == 141:
         _silence_stdout()
     if failure is not None:
-        _report(failure, code)
+        _report(failure, code, output)
     return code
 
 

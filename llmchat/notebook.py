@@ -93,9 +93,10 @@ class Live:
             tokens[0] = chunk.input_tokens
         if chunk.output_tokens is not None:
             tokens[1] = chunk.output_tokens
-        final = chunk.finish_reason is not None or chunk.output_tokens is not None
+        # the end of a round (its finish reason, a usage chunk after it) is shown at once; token counts
+        # alone are not an end: some providers repeat them on every chunk
         self._ended_round = self._ended_round or chunk.finish_reason is not None
-        self._show(chunk, final)
+        self._show(chunk, self._ended_round)
 
     def _append(self, kind: str, text: str) -> None:
         if self._blocks and self._blocks[-1][0] == kind:

@@ -72,10 +72,14 @@ def printed(client, code: str) -> str:
     return "".join(m["content"]["text"] for m in of_type(run(client, code), "stream"))
 
 
-def test_live_is_one_display_updated_a_bounded_number_of_times(kernel):
+@pytest.mark.parametrize(("model", "protocol"), [("gpt-4.1-mini", "chat_completions"),
+                                               ("claude-haiku-4-5", "anthropic_messages"),
+                                               ("gemini-2.5-flash", "gemini")])
+def test_live_is_one_display_updated_a_bounded_number_of_times(kernel, model, protocol):
     _, client = kernel
-    messages = run(client, """
-server.queue(Reply(text=[f"word{i} " for i in range(400)], delay=0.004, input_tokens=9))
+    messages = run(client, f"""
+server.queue(Reply(text=[f"word{{i}} " for i in range(400)], delay=0.004, input_tokens=9))
+chat = llmchat.chat({model!r}, protocol={protocol!r}, base_url=server.url({protocol!r}), api_key="k")
 started = time.monotonic()
 reply = chat.ask("Tell me a story", on_chunk=live())
 print(round(time.monotonic() - started, 3))
