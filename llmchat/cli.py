@@ -44,6 +44,7 @@ What was streamed before a failure stays on stdout (with --json: "status": "inco
 
 commands:
   llmchat demo     an offline tour against a bundled loopback server (no key needed)
+                   (llmchat -- demo asks the model "demo")
 """
 
 
@@ -120,7 +121,8 @@ def _prompt(args: argparse.Namespace, p: argparse.ArgumentParser) -> str:
     elif sys.stdin is None or sys.stdin.isatty():
         p.error("no prompt: give it as an argument or on stdin")
     else:
-        text = sys.stdin.read()
+        stdin = getattr(sys.stdin, "buffer", None)
+        text = stdin.read().decode(sys.stdin.encoding or "utf-8", "replace") if stdin else sys.stdin.read()
     if not text.strip():
         p.error("the prompt is empty")
     return text

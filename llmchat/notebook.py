@@ -296,9 +296,11 @@ def mark_interrupted(exc: BaseException, message: Any) -> None:
     >>> exc._render_traceback_()
     ["KeyboardInterrupt: the answer was interrupted after 4 characters; ..."]
     """
-    size = len(message.content or "") if message is not None else 0
-    line = (f"{type(exc).__name__}: the answer was interrupted after {size} characters; "
-            f"the partial answer is in chat.messages[-1] (status 'incomplete')")
+    if message is not None and message.role == "assistant" and not message.complete:
+        line = (f"{type(exc).__name__}: the answer was interrupted after {len(message.content or '')} characters; "
+                f"the partial answer is in chat.messages[-1] (status 'incomplete')")
+    else:
+        line = f"{type(exc).__name__}: interrupted; the conversation so far is in chat.messages"
     if line.split(": ", 1)[1] in getattr(exc, "__notes__", ()):
         return
     try:

@@ -307,3 +307,11 @@ def test_an_interrupted_run_is_kept_incomplete_and_not_sent_again(llmchat_bin, s
     again = run(llmchat_bin, "Again, short", *target(server), "--chat", "story", "--store", store, "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["content"] == "Done."
     assert [m["role"] for m in server.wait_for(2)[1].body["messages"]] == ["user", "user"]
+
+
+def test_stdin_that_is_not_utf8_is_still_a_prompt(llmchat_bin, server):
+    server.reply("ok")
+    result = subprocess.run([llmchat_bin, *target(server)], input=b"caf\xe9 notes\n", capture_output=True,
+                            timeout=30, env={**env(), "PYTHONIOENCODING": "utf-8"})
+    assert (result.returncode, result.stdout) == (0, b"ok\n"), result.stderr
+    assert server.wait_for(1)[0].body["messages"][-1]["content"] == "caf\ufffd notes\n"
