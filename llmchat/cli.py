@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _conclude(args: argparse.Namespace, output: Output, code: int, failure: BaseException | None) -> int:
     try:
         if code != 141:
-            extra = {"exit_code": code}
+            extra: dict[str, Any] = {"exit_code": code, **({"chat": args.chat} if args.chat else {})}
             if failure is not None and args.json:
                 extra["error"] = {"type": type(failure).__name__, "message": str(failure)}
             output.finish(_last_answer(output), args.json, extra)

@@ -66,6 +66,7 @@ class Live:
         self._calls: dict[str, Any] = {}
         self._tokens: list[list[int | None]] = [[None, None]]
         self._ended_round = False
+        self._stopped: str | None = None     # "incomplete" or "incomplete: Error": shown after the answer
         self._handle: Any = None
         self._mode: str | None = None
         self._shown = 0.0
@@ -110,8 +111,10 @@ class Live:
             self._blocks.append(["result", event.message.content or ""])
             self._pending = True
         elif name == "MessageEnded":
-            self.flush()
             message = event.message
+            if not message.complete:
+                self._stop(type(message.error).__name__ if message.error is not None else None)
+            self.flush()
             if not message.tool_calls or not message.complete:
                 self._chat.remove_listener(self._on_event)
 
@@ -140,7 +143,13 @@ class Live:
         self._shown = time.monotonic()
         shell.events.register("post_execute", self._post_execute)
 
+    def _stop(self, reason: str | None) -> None:
+        self._stopped = f"incomplete: {reason}" if reason else "incomplete"
+        self._pending = True
+
     def _post_execute(self) -> None:
+        if not self._ended_round and self._stopped is None:
+            self._stop(None)        # the cell ended, the answer did not: it was stopped
         self.flush()
         shell = _shell()
         if shell is not None:
@@ -164,6 +173,8 @@ class Live:
                   for i in (0, 1)]
         if totals[1] is not None:
             parts.append(_token_line(totals[0], totals[1]))
+        if self._stopped:
+            parts.append(f"*[{self._stopped}]*")
         return "\n\n".join(p for p in parts if p)
 
 

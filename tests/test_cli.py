@@ -306,6 +306,7 @@ def test_an_interrupted_run_is_kept_incomplete_and_not_sent_again(llmchat_bin, s
     server.reply("Done.")
     again = run(llmchat_bin, "Again, short", *target(server), "--chat", "story", "--store", store, "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["content"] == "Done."
+    assert json.loads(again.stdout)["chat"] == "story"
     assert [m["role"] for m in server.wait_for(2)[1].body["messages"]] == ["user", "user"]
 
 

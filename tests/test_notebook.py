@@ -154,7 +154,7 @@ print(last.content)
     assert out[0] == "incomplete KeyboardInterrupt True False"     # the rest of the cell did not run
     partial = out[2]
     assert partial.startswith("word0 word1 ") and len(partial.split()) < 200
-    assert shown.strip() == partial.strip()                     # the partial answer stays visible
+    assert shown == f"{partial}\n\n*[incomplete]*"           # the partial answer stays visible, marked
     assert f"after {out[1]} characters" in error["content"]["traceback"][0]
 
 
@@ -221,3 +221,15 @@ chat.ask("Hi", on_chunk=stop)
     assert result.stderr.rstrip().endswith(
         "KeyboardInterrupt\nthe answer was interrupted after 3 characters; "
         "the partial answer is in chat.messages[-1] (status 'incomplete')")
+
+
+def test_live_with_the_chat_marks_an_answer_that_ended_early(server, make_chat, capsys):
+    server.queue(Reply(text=["Once", " upon", " a"], error={"type": "rate_limit_error", "message": "slow"},
+                       error_after=2))
+    chat = make_chat("anthropic_messages")
+    show = live(chat)
+    with pytest.raises(llmchat.RateLimitError):
+        chat.ask("Story?", on_chunk=show)
+    assert show.markdown() == "Once upon\n\n*[incomplete: RateLimitError]*"
+    assert capsys.readouterr().out == "Once upon"       # outside a kernel: plain text
+    assert show._on_event not in chat._listeners          # it let go of the chat when the answer ended
