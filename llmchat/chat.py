@@ -234,7 +234,7 @@ class Chat(Exchange):
             stream.abort(CancelledError("the stream was cancelled (chat.cancel())"))
 
     def _repr_markdown_(self) -> str:     # Jupyter shows a chat as its conversation
-        from llmchat.notebook import chat_markdown
+        from llmchat.markdown import chat_markdown
 
         return chat_markdown(self)
 

@@ -155,7 +155,7 @@ class Message:
         return f"Message({', '.join(shown)})"
 
     def _repr_markdown_(self) -> str:     # Jupyter shows a message as Markdown
-        from llmchat.notebook import message_markdown
+        from llmchat.markdown import message_markdown
 
         return message_markdown(self)
 

@@ -12,7 +12,8 @@ import time
 import pytest
 
 import llmchat
-from llmchat.notebook import chat_markdown, live, safe_markdown
+from llmchat.markdown import chat_markdown, safe_markdown
+from llmchat.notebook import live
 from llmchat.testing import Reply
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
