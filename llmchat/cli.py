@@ -25,7 +25,7 @@ EXIT_CODES = {
     0: "success",
     1: "any other llmchat error (a bad request, a broken tool call, ...)",
     2: "bad usage (unknown option, no prompt)",
-    75: "worth retrying later: rate limit, overload, 5xx, timeout, broken connection (EX_TEMPFAIL)",
+    75: "worth retrying later: rate limit, overload, 5xx, timeout, broken connection, --chat busy (EX_TEMPFAIL)",
     77: "authentication or permission: a wrong, revoked or unpaid key (EX_NOPERM)",
     78: "configuration: missing API key, unknown model or provider (EX_CONFIG)",
     130: "interrupted (SIGINT, Ctrl-C)",
@@ -60,12 +60,13 @@ def exit_code(exc: BaseException) -> int:
     """The exit code for an exception that ended a run (see :data:`EXIT_CODES`)."""
     import llmchat
 
+    busy = getattr(sys.modules.get("llmchat.storage.writer"), "ChatBusyError", ())    # --chat answered elsewhere
     for kinds, code in (
         ((KeyboardInterrupt,), 130), ((Terminated,), 143), ((BrokenPipeError,), 141),
         ((llmchat.ConfigurationError, llmchat.NotFoundError), 78),
         ((llmchat.UnauthorizedError, llmchat.ForbiddenError, llmchat.PaymentRequiredError), 77),
         ((llmchat.RateLimitError, llmchat.ServerError, llmchat.ConnectionError, llmchat.TimeoutError,
-          llmchat.StreamError), 75),
+          llmchat.StreamError, busy), 75),
     ):
         if isinstance(exc, kinds):
             return code

@@ -316,3 +316,18 @@ def test_stdin_that_is_not_utf8_is_still_a_prompt(llmchat_bin, server):
                             timeout=30, env={**env(), "PYTHONIOENCODING": "utf-8"})
     assert (result.returncode, result.stdout) == (0, b"ok\n"), result.stderr
     assert server.wait_for(1)[0].body["messages"][-1]["content"] == "caf\ufffd notes\n"
+
+
+def test_a_chat_busy_in_another_run_exits_75(llmchat_bin, server, tmp_path):
+    store = f"sqlite:///{tmp_path / 'chats.db'}"
+    server.reply("First.")
+    assert run(llmchat_bin, "Hi", *target(server), "--chat", "job", "--store", store).returncode == 0
+    slow(server)
+    process = start(llmchat_bin, "Story?", *target(server), "--chat", "job", "--store", store)
+    try:
+        read_some(process.stdout)          # the first run holds the chat while it streams
+        second = run(llmchat_bin, "Hello?", *target(server), "--chat", "job", "--store", store)
+        assert second.returncode == 75 and "ChatBusyError" in second.stderr
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
