@@ -137,7 +137,7 @@ def test_interrupting_the_kernel_stops_the_answer_and_keeps_it(kernel):
         if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
             break
     stopped_in = time.monotonic() - interrupted_at
-    assert stopped_in < 2.0
+    assert stopped_in < 3.0                                     # at once: not after the 10 s answer
     reply = client.get_shell_msg(timeout=10)
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
     [error] = of_type(messages, "error")
