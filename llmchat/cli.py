@@ -133,26 +133,25 @@ class Output:
     """Where the answer goes: streamed (flushed per chunk) or held for the end (``--no-stream``, ``--json``)."""
 
     def __init__(self, stream: bool) -> None:
-        self.stream, self.written, self.out = stream, "", sys.stdout
+        self.stream, self.out, self.last = stream, sys.stdout, ""
         self.chat: Any = None       # set once the chat exists: its last message is the answer, complete or not
 
     def __call__(self, chunk: Any) -> None:
         if self.stream and chunk.content:
             self.out.write(chunk.content)
             self.out.flush()
-            self.written += chunk.content
+            self.last = chunk.content[-1]
 
     def finish(self, message: Any, as_json: bool, extra: dict[str, Any]) -> None:
-        """Write what is still owed: the rest of the text, a final newline, or the JSON document."""
+        """Write what is still owed: the held text and a final newline, or the JSON document."""
         if as_json:
             data = message.to_dict() if message is not None else {"status": "incomplete", "content": None}
             self.out.write(json.dumps({**data, **extra}, ensure_ascii=False) + "\n")
         else:
-            text = (message.content or "") if message is not None else ""
-            rest = text[len(self.written):] if text.startswith(self.written) else ""
-            if rest:
-                self.out.write(rest)
-            if text and not text.endswith("\n"):
+            if not self.stream and message is not None and message.content:
+                self.out.write(message.content)
+                self.last = message.content[-1]
+            if self.last and self.last != "\n":
                 self.out.write("\n")
         self.out.flush()
 

@@ -331,3 +331,9 @@ def test_a_chat_busy_in_another_run_exits_75(llmchat_bin, server, tmp_path):
         assert process.wait(30) == 0
     finally:
         process.kill()
+
+
+def test_no_stream_still_prints_the_partial_after_a_failure(llmchat_bin, server):
+    server.queue(Reply(text=STORY, cut_after=3))
+    result = run(llmchat_bin, "Hi", *target(server), "--no-stream")
+    assert (result.returncode, result.stdout) == (75, "Once upon a\n")
