@@ -138,9 +138,9 @@ class Output:
 
     def __call__(self, chunk: Any) -> None:
         if self.stream and chunk.content:
+            self.last = chunk.content[-1]       # first: a signal may land right after the write
             self.out.write(chunk.content)
             self.out.flush()
-            self.last = chunk.content[-1]
 
     def finish(self, message: Any, as_json: bool, extra: dict[str, Any]) -> None:
         """Write what is still owed: the held text and a final newline, or the JSON document."""
