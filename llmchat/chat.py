@@ -252,13 +252,19 @@ class Chat(Exchange):
 
     def _complete(self, on_chunk: Callable[[Chunk], Any] | None) -> Message:
         chunks = self._turn()
-        for chunk in chunks:
-            if on_chunk is not None:
-                try:
-                    on_chunk(chunk)
-                except BaseException as exc:
-                    chunks.throw(exc)   # the spine closes the stream and keeps the partial answer
-                    raise
+        try:
+            for chunk in chunks:
+                if on_chunk is not None:
+                    try:
+                        on_chunk(chunk)
+                    except BaseException as exc:
+                        chunks.throw(exc)   # the spine closes the stream and keeps the partial answer
+                        raise
+        except KeyboardInterrupt as exc:    # one line in a notebook, not a traceback through urllib3
+            from llmchat.notebook import mark_interrupted
+
+            mark_interrupted(exc, self.messages[-1] if self.messages else None)
+            raise
         return self._reply  # type: ignore[return-value]
 
     def stream(self, prompt: str | None = None) -> Iterator[Chunk]:
@@ -304,6 +310,11 @@ class Chat(Exchange):
         stream = self._stream
         if stream is not None:
             stream.abort(CancelledError("the stream was cancelled (chat.cancel())"))
+
+    def _repr_markdown_(self) -> str:     # Jupyter shows a chat as its conversation
+        from llmchat.markdown import chat_markdown
+
+        return chat_markdown(self)
 
     def __repr__(self) -> str:
         return f"<llmchat.Chat model={self.model!r} provider={self.provider!r} messages={len(self.messages)}>"

@@ -242,6 +242,11 @@ class Message:
             shown.append(f"status={self.status!r}")
         return f"Message({', '.join(shown)})"
 
+    def _repr_markdown_(self) -> str:     # Jupyter shows a message as Markdown
+        from llmchat.markdown import message_markdown
+
+        return message_markdown(self)
+
 
 # finish_reason values that mean a content filter (not the model) ended the answer, in every provider's words.
 FILTER_REASONS = frozenset((
