@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from llmchat.markdown import block, token_line
+from llmchat.message import ToolCall, WholeArguments
 
 __all__ = ["Live", "live", "mark_interrupted"]
 
@@ -80,9 +81,7 @@ class Live:
         if chunk.content:
             self._append("text", chunk.content)
         for call_id, call in (chunk.tool_calls or {}).items():
-            if call_id not in self._calls:
-                self._blocks.append(["call", call_id])
-            self._calls[call_id] = call
+            self._add_call(call_id, call)
         tokens = self._tokens[-1]
         if chunk.input_tokens is not None:
             tokens[0] = chunk.input_tokens
@@ -92,6 +91,19 @@ class Live:
         # alone are not an end: some providers repeat them on every chunk
         self._ended_round = self._ended_round or chunk.finish_reason is not None
         self._show(chunk, self._ended_round)
+
+    def _add_call(self, call_id: str, call: Any) -> None:
+        """A chunk's call: its name, and an argument fragment (or a whole replacement: a dict, WholeArguments)."""
+        entry = self._calls.get(call_id)
+        if entry is None:
+            self._blocks.append(["call", call_id])
+            entry = self._calls[call_id] = [call.name, []]
+        entry[0] = call.name or entry[0]
+        arguments = call.arguments
+        if not isinstance(arguments, str) or isinstance(arguments, WholeArguments):
+            entry[1] = [arguments] if isinstance(arguments, str) else arguments
+        elif arguments and isinstance(entry[1], list):
+            entry[1].append(arguments)
 
     def _append(self, kind: str, text: str) -> None:
         if self._blocks and self._blocks[-1][0] == kind:
@@ -162,7 +174,9 @@ class Live:
 
     def markdown(self) -> str:
         """The Markdown shown: thinking collapsed, the text, tool lines, then the token counts."""
-        parts = [block(kind, value, self._calls) for kind, value in self._blocks]
+        calls = {i: ToolCall(i, name, "".join(args) if isinstance(args, list) else args)
+                 for i, (name, args) in self._calls.items()}
+        parts = [block(kind, value, calls) for kind, value in self._blocks]
         totals = [sum(t[i] or 0 for t in self._tokens) if any(t[i] is not None for t in self._tokens) else None
                   for i in (0, 1)]
         if totals[1] is not None:
