@@ -7,6 +7,8 @@ import pytest
 import llmchat
 from llmchat.testing import Server
 
+pytest_plugins = ["fixtures_live"]
+
 # protocol -> (model, provider) used by the end-to-end tests
 PROTOCOLS = {
     "chat_completions": ("gpt-4.1-mini", "openai"),

@@ -1,0 +1,173 @@
+"""``follow``: a chat's broadcast as a resumable SSE body, for pages that show answers live.
+
+The body replays the events after the position the client gives (``Last-Event-ID`` when the
+browser reconnects, or the position the page was rendered at), then goes on with live ones, each
+with its position as the SSE ``id``. A connection without a usable position (none, garbage, older
+than what the broadcaster keeps, newer than the chat) starts with a ``snapshot`` event that
+re-renders the chat's messages as they stand at a position, then continues from there: no gap and
+no duplicate either way. A follower leaving never stops the answer.
+
+>>> from llmchat.live.memory import MemoryBroadcaster
+>>> hub = MemoryBroadcaster()
+>>> for event in [{"type": "new_message", "message_id": 1, "message": {"id": 1, "role": "assistant"}},
+...               {"type": "chunk", "message_id": 1, "content": "Hi"}]:
+...     _ = hub.publish("c1", event)
+>>> body = follow("c1", last_event_id="1", format="turbo", broadcaster=hub, idle=0.05)
+>>> print(b"".join(body).decode(), end="")
+retry: 1000
+<BLANKLINE>
+id: 2
+data: <turbo-stream action="append" target="message_1_content"><template>Hi</template></turbo-stream>
+<BLANKLINE>
+retry: 1000
+<BLANKLINE>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from llmchat.live.render import FORMATS, Partial, message_html, render
+
+__all__ = ["afollow", "encode", "follow", "position"]
+
+HEARTBEAT = b": keep-alive\n\n"
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
+
+
+def encode(name: str | None, data: str | None, event_id: Any = None) -> bytes:
+    """One SSE event; ``data`` None sends only the id (the client's position still moves).
+
+    >>> encode("chunk", "a\\nb", 4)
+    b'id: 4\\nevent: chunk\\ndata: a\\ndata: b\\n\\n'
+    """
+    lines = [] if event_id is None else [f"id: {event_id}"]
+    if data is not None:
+        if name:
+            lines.append(f"event: {name}")
+        lines.extend("data: " + line for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def position(value: Any) -> int | None:
+    """A client's position (``Last-Event-ID`` or a query parameter) as an int, None when unusable.
+
+    >>> position("12"), position(" 3 "), position(""), position("x"), position(None), position("-1")
+    (12, 3, None, None, None, None)
+    """
+    if value is None:
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def _broadcaster(broadcaster: Any) -> Any:
+    if broadcaster is not None:
+        return broadcaster
+    from llmchat.live.hub import default_broadcaster
+
+    return default_broadcaster()
+
+
+def _start(hub: Any, chat_id: Any, last_event_id: Any) -> tuple[int, dict | None]:
+    """Where to start: ``(after, snapshot event or None)``."""
+    after = position(last_event_id)
+    if after is not None and hub.can_replay(chat_id, after):
+        return after, None
+    messages, seq = hub.snapshot(chat_id)
+    return seq, {"seq": seq, "type": "snapshot", "messages": messages}
+
+
+class _Follower:
+    """The state of one subscription: position, format, idle clock."""
+
+    def __init__(self, chat_id: Any, last_event_id: Any, format: str, broadcaster: Any,  # noqa: A002
+                 partial: Partial, heartbeat: float, idle: float | None, retry: int) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
+        self.chat_id, self.format, self.partial = chat_id, format, partial
+        self.hub = _broadcaster(broadcaster)
+        self.heartbeat, self.idle, self.retry = heartbeat, idle, retry
+        self.last_event_id = last_event_id
+        self.after = 0
+        self.quiet_since = self.last_sent = time.monotonic()
+
+    def opening(self) -> list[bytes]:
+        self.after, snapshot = _start(self.hub, self.chat_id, self.last_event_id)
+        out = [f"retry: {self.retry}\n\n".encode()]
+        if snapshot is not None:
+            out.append(self.encode(snapshot))
+        return out
+
+    def encode(self, event: dict) -> bytes:
+        name, data = render(event, self.format, self.partial)
+        return encode(name, data, event["seq"])
+
+    def timeout(self) -> float:
+        now = time.monotonic()
+        left = self.heartbeat - (now - self.last_sent)
+        if self.idle is not None:
+            left = min(left, self.idle - (now - self.quiet_since))
+        return max(0.0, left)
+
+    def handle(self, events: list[dict]) -> tuple[list[bytes], bool]:
+        """The bytes for a read's result, and whether the body should end (idle)."""
+        now = time.monotonic()
+        out = []
+        for event in events:
+            if event["seq"] > self.after:
+                self.after = event["seq"]
+                out.append(self.encode(event))
+        if out:
+            self.quiet_since = self.last_sent = now
+            return out, False
+        if self.idle is not None and now - self.quiet_since >= self.idle:
+            return [f"retry: {self.retry}\n\n".encode()], True
+        if now - self.last_sent >= self.heartbeat:
+            self.last_sent = now
+            return [HEARTBEAT], False
+        return [], False
+
+
+def follow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
+           broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
+           idle: float | None = 60.0, retry: int = 1000) -> Iterator[bytes]:
+    """The chat's broadcast as an SSE body (see the module docstring); ends after ``idle`` quiet seconds
+    with a ``retry:`` hint (a WSGI thread is freed, the browser comes back from where it was)."""
+    state = _Follower(chat_id, last_event_id, format, broadcaster, partial, heartbeat, idle, retry)
+    return _follow(state)
+
+
+def _follow(state: _Follower) -> Iterator[bytes]:
+    yield from state.opening()
+    while True:
+        events = state.hub.read(state.chat_id, state.after, state.timeout())
+        out, done = state.handle(events)
+        yield from out
+        if done:
+            return
+
+
+async def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
+                  broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
+                  idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
+    """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer)."""
+    state = _Follower(chat_id, last_event_id, format, broadcaster, partial, heartbeat, idle, retry)
+    loop = asyncio.get_running_loop()
+    for piece in await loop.run_in_executor(_READERS, state.opening):
+        yield piece
+    while True:
+        timeout = min(state.timeout(), 1.0)   # a cancelled follower frees its reader thread within a second
+        events = await loop.run_in_executor(_READERS, state.hub.read, state.chat_id, state.after, timeout)
+        out, done = state.handle(events)
+        for piece in out:
+            yield piece
+        if done:
+            return
