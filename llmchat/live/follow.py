@@ -31,9 +31,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from llmchat.live.render import FORMATS, Partial, message_html, render
+import attrs
 
-__all__ = ["afollow", "encode", "follow", "position"]
+from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
+
+__all__ = ["Page", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
@@ -83,6 +85,29 @@ def _start(hub: Any, chat_id: Any, last_event_id: Any) -> tuple[int, dict | None
         return after, None
     messages, seq = hub.snapshot(chat_id)
     return seq, {"seq": seq, "type": "snapshot", "messages": messages}
+
+
+@attrs.frozen
+class Page:
+    """A chat's messages rendered as HTML, and the position they include: subscribe from ``position``.
+
+    >>> from llmchat.live.memory import MemoryBroadcaster
+    >>> hub = MemoryBroadcaster()
+    >>> _ = hub.publish("c", {"type": "new_message", "message_id": 1,
+    ...                       "message": {"id": 1, "role": "user", "content": "Hi"}})
+    >>> page("c", broadcaster=hub).position
+    1
+    """
+
+    html: str
+    position: int
+    messages: list = attrs.field(factory=list, repr=False)
+
+
+def page(chat_id: Any, *, partial: Partial = message_html, broadcaster: Any = None) -> Page:
+    """The chat's messages and the position they include, read together (no event falls in between)."""
+    messages, seq = _broadcaster(broadcaster).snapshot(chat_id)
+    return Page(messages_html(messages, partial), seq, messages)
 
 
 class _Follower:

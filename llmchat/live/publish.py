@@ -60,8 +60,11 @@ class Publisher:
             return
         message = event.message
         mid = self.id_of(message)
-        if isinstance(event, (MessageAdded, MessageStarted)):
+        if isinstance(event, MessageAdded):
             publish(self.chat_id, {"type": "new_message", "message_id": mid, "message": message_dict(message, mid)})
+        elif isinstance(event, MessageStarted):
+            data = dict(message_dict(message, mid), status="streaming", error=None)
+            publish(self.chat_id, {"type": "new_message", "message_id": mid, "message": data})
         elif isinstance(event, MessageEnded):
             publish(self.chat_id, {"type": "end_message", "message_id": mid, "message": message_dict(message, mid)})
             if message.error is not None:

@@ -12,6 +12,8 @@ Three formats:
   ``<turbo-stream-source>`` (Turbo ignores named events);
 - ``"htmx"``: named events (``new_message``, ``chunk``, ``end_message``, ``error``, ``snapshot``) whose
   data are out-of-band fragments (``hx-swap-oob``) for htmx's SSE support;
+- ``"htmx4"``: the same fragments as unnamed events: htmx 4 swaps unnamed messages (named ones
+  only become DOM events); htmx 2 takes them too, with ``sse-swap="message"``;
 - ``"json"``: the same named events with the event as JSON, for your own JavaScript.
 
 DOM ids follow Rails' ``dom_id``: ``message_<id>`` and ``message_<id>_content``; the container is
@@ -32,7 +34,7 @@ from typing import Any, Callable
 
 __all__ = ["FORMATS", "Partial", "dom_id", "message_html", "messages_html", "render"]
 
-FORMATS = ("htmx", "json", "turbo")
+FORMATS = ("htmx", "htmx4", "json", "turbo")
 _FIRST_TAG = re.compile(r"<[A-Za-z][\w-]*")
 
 Partial = Callable[[dict], str]
@@ -148,6 +150,8 @@ def render(event: dict, format: str = "json",  # noqa: A002
         return None, _turbo_data(event, partial)
     if format == "htmx":
         return event["type"], _htmx_data(event, partial)
+    if format == "htmx4":
+        return None, _htmx_data(event, partial)
     if format == "json":
         return event["type"], _json_data(event)
     raise ValueError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")

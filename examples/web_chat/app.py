@@ -1,0 +1,144 @@
+"""The guide's Rails chat app in Flask: chats answered by background jobs, pages updated live.
+
+    python examples/web_chat/app.py                 # offline, against the bundled provider server
+    OPENAI_API_KEY=... python examples/web_chat/app.py --live
+
+Then open http://127.0.0.1:5000/. The chat page uses Turbo (``<turbo-stream-source>``); the same
+chat has an htmx 2 page (``/chats/<id>/htmx2``) and an htmx 4 page (``/chats/<id>/htmx4``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+import flask
+
+import llmchat
+import llmchat.live
+from llmchat.live.render import messages_html
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TURBO_STREAM = "text/vnd.turbo-stream.html"
+
+
+class Faults:
+    """Test hooks: end every open stream now (``cut()``), answer the next ``fail`` reconnects with 503."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.fail = 0
+        self.lock = threading.Lock()
+
+    def cut(self, fail_next: int = 0) -> None:
+        with self.lock:
+            self.generation += 1
+            self.fail = fail_next
+
+    def take_failure(self) -> bool:
+        with self.lock:
+            if self.fail > 0:
+                self.fail -= 1
+                return True
+            return False
+
+
+def _cuttable(body: Any, faults: Faults) -> Any:
+    generation = faults.generation
+    try:
+        for piece in body:
+            if faults.generation != generation:
+                return
+            yield piece
+    finally:
+        body.close()
+
+
+def create_app(backend: Any, *, heartbeat: float = 15.0, idle: float = 60.0) -> flask.Flask:
+    app = flask.Flask(__name__, static_folder=os.path.join(HERE, "static"),
+                      template_folder=os.path.join(HERE, "templates"))
+    app.extensions["faults"] = faults = Faults()
+    hub = backend.broadcaster
+
+    @app.get("/")
+    def index() -> Any:
+        return flask.render_template("index.html", chats=backend.list_chats())
+
+    @app.post("/chats")
+    def create_chat() -> Any:
+        return flask.redirect(flask.url_for("show", chat_id=backend.create_chat()), 303)
+
+    def _page(chat_id: str, template: str) -> Any:
+        if not backend.exists(chat_id):
+            flask.abort(404)
+        page = llmchat.live.page(chat_id, broadcaster=hub)
+        return flask.render_template(template, chat_id=chat_id, page=page)
+
+    @app.get("/chats/<chat_id>")
+    def show(chat_id: str) -> Any:
+        return _page(chat_id, "chat.html")
+
+    @app.get("/chats/<chat_id>/htmx2")
+    def show_htmx2(chat_id: str) -> Any:
+        return _page(chat_id, "chat_htmx2.html")
+
+    @app.get("/chats/<chat_id>/htmx4")
+    def show_htmx4(chat_id: str) -> Any:
+        return _page(chat_id, "chat_htmx4.html")
+
+    @app.post("/chats/<chat_id>/messages")
+    def post_message(chat_id: str) -> Any:
+        if not backend.exists(chat_id):
+            flask.abort(404)
+        text = (flask.request.form.get("content") or "").strip()
+        if text:
+            backend.post(chat_id, text)
+        form = flask.render_template("form.html", chat_id=chat_id)
+        if flask.request.headers.get("HX-Request"):
+            return form
+        if TURBO_STREAM in flask.request.headers.get("Accept", ""):
+            stream = f'<turbo-stream action="replace" target="new_message"><template>{form}</template></turbo-stream>'
+            return flask.Response(stream, content_type=TURBO_STREAM)
+        return flask.redirect(flask.url_for("show", chat_id=chat_id), 303)
+
+    @app.get("/chats/<chat_id>/stream")
+    def stream(chat_id: str) -> Any:
+        if not backend.exists(chat_id):
+            flask.abort(404)
+        if faults.take_failure():
+            return flask.Response("try again", status=503)
+        position = flask.request.headers.get("Last-Event-ID") or flask.request.args.get("after")
+        body = llmchat.live.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
+                                   broadcaster=hub, heartbeat=heartbeat, idle=idle)
+        return flask.Response(_cuttable(body, faults), headers=llmchat.live.HEADERS)
+
+    app.jinja_env.globals["messages_html"] = messages_html
+    return app
+
+
+def offline_chat_factory(server: Any) -> Any:
+    def make() -> llmchat.Chat:
+        return llmchat.chat("gpt-4.1-mini", provider="openai", protocol="chat_completions",
+                            base_url=server.url("chat_completions"), api_key="offline", max_retries=0)
+    return make
+
+
+def main() -> None:
+    from backend import InProcess
+
+    from llmchat.testing import Reply, Server
+
+    if "--live" in sys.argv:
+        backend = InProcess(lambda: llmchat.chat())
+    else:
+        server = Server().start()
+        words = "Once upon a time, a tiny parser met a stream, and they lived happily ever after.".split(" ")
+        server.default = Reply(text=[w + " " for w in words], delay=0.15)
+        backend = InProcess(offline_chat_factory(server))
+    create_app(backend).run("127.0.0.1", int(os.environ.get("PORT", "5000")), threaded=True)
+
+
+if __name__ == "__main__":
+    main()

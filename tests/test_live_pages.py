@@ -1,0 +1,154 @@
+"""Live pages in a real headless Chromium running the real Turbo and htmx against the example app.
+
+The app runs in a real threaded WSGI server on a loopback port; answers come from the bundled
+provider server, streamed slowly so the page can be watched (and cut) mid-answer.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import threading
+import time
+
+import pytest
+
+import llmchat
+from llmchat.testing import Reply
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples" / "web_chat"))
+
+WORDS = [f"w{i} " for i in range(40)]
+FULL = "".join(WORDS)
+PAGES = ["", "/htmx2", "/htmx4"]
+
+
+class Site:
+    def __init__(self, server, backend, app) -> None:
+        from werkzeug.serving import make_server
+
+        self.server, self.backend, self.app = server, backend, app
+        self.httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def faults(self):
+        return self.app.extensions["faults"]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def site(server):
+    pytest.importorskip("flask")
+    from app import create_app, offline_chat_factory
+    from backend import InProcess
+
+    backend = InProcess(offline_chat_factory(server))
+    app = create_app(backend, heartbeat=0.5, idle=5.0)
+    site = Site(server, backend, app)
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def tab(browser):
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+def content(page, message_id: str) -> str:
+    return page.locator(f"#message_{message_id}_content").inner_text(timeout=5000)
+
+
+def wait_for_text(page, selector: str, text: str, timeout: float = 15.0) -> None:
+    page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.textContent === t }",
+                           arg=[selector, text], timeout=timeout * 1000)
+
+
+def start_answer(site, tab, path: str, reply: Reply, prompt: str = "Tell me"):
+    site.server.queue(reply)
+    chat_id = site.backend.create_chat()
+    page = tab.new_page()
+    page.goto(f"{site.url}/chats/{chat_id}{path}")
+    page.wait_for_timeout(300)     # the subscription is open
+    page.fill("#content", prompt)
+    page.click("button[type=submit]")
+    return chat_id, page
+
+
+def assistant_id(chat_id: str, n: int = 2) -> str:
+    return f"{chat_id}-{n}"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
+def test_answer_appears_piece_by_piece(site, tab, path):
+    chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
+    mid = assistant_id(chat_id)
+    page.wait_for_selector(f"#message_{mid}_content", timeout=10000)
+    seen = set()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        text = content(page, mid)
+        seen.add(text)
+        if text == FULL.strip() or text == FULL:
+            break
+        time.sleep(0.05)
+    wait_for_text(page, f"#message_{mid}_content", FULL)
+    assert len([t for t in seen if t and t != FULL]) >= 3      # partial states were shown
+    assert page.locator(f"#message_{chat_id}-1_content").inner_text() == "Tell me"
+    assert page.locator(".message").count() == 2
+
+
+@pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
+def test_second_tab_mid_answer_shows_the_whole_answer_once(site, tab, path):
+    chat_id, first = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
+    mid = assistant_id(chat_id)
+    first.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 20")
+    second = tab.new_page()
+    second.goto(f"{site.url}/chats/{chat_id}{path}")
+    for page in (first, second):
+        wait_for_text(page, f"#message_{mid}_content", FULL)
+        assert page.locator(".message").count() == 2
+
+
+@pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
+@pytest.mark.parametrize("fail", [0, 1], ids=["cut", "cut+503"])
+def test_connection_cut_mid_answer_resumes_without_gap_or_duplicate(site, tab, path, fail):
+    chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
+    mid = assistant_id(chat_id)
+    page.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 10")
+    site.faults.cut(fail_next=fail)
+    wait_for_text(page, f"#message_{mid}_content", FULL, timeout=20)
+    assert page.locator(".message").count() == 2
+
+
+@pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
+def test_two_answers_in_a_row(site, tab, path):
+    chat_id, page = start_answer(site, tab, path, Reply(text=WORDS[:10], delay=0.02))
+    wait_for_text(page, f"#message_{assistant_id(chat_id)}_content", "".join(WORDS[:10]))
+    site.server.queue(Reply(text=WORDS[10:20], delay=0.02))
+    page.fill("#content", "More")
+    page.click("button[type=submit]")
+    wait_for_text(page, f"#message_{assistant_id(chat_id, 4)}_content", "".join(WORDS[10:20]))
+    assert page.locator(".message").count() == 4
+    assert page.locator(f"#message_{chat_id}-3_content").inner_text() == "More"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
+def test_error_mid_answer_shows_the_partial_answer_and_the_error(site, tab, path):
+    reply = Reply(text=WORDS[:12], delay=0.02, error={"type": "rate_limit_error", "message": "Slow down"},
+                  error_after=6)
+    chat_id, page = start_answer(site, tab, path, reply)
+    mid = assistant_id(chat_id)
+    page.wait_for_selector(f"#message_{mid} .status.incomplete", timeout=10000)
+    assert content(page, mid) == "".join(WORDS[:6])
+    assert page.locator(f"#message_{mid} .status").inner_text() == "incomplete"
+    assert "RateLimitError" in page.locator(f"#message_{mid}").inner_text()
+    assert isinstance(site.backend.chats[chat_id].messages[-1].error, llmchat.RateLimitError)
