@@ -124,9 +124,12 @@ def test_connection_cut_mid_answer_resumes_without_gap_or_duplicate(site, tab, p
     chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
     mid = assistant_id(chat_id)
     page.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 10")
+    before = site.faults.connections
     site.faults.cut(fail_next=fail)
+    assert FULL not in site.backend.chats[chat_id].messages[-1].content      # cut mid-answer
     wait_for_text(page, f"#message_{mid}_content", FULL, timeout=20)
     assert page.locator(".message").count() == 2
+    assert site.faults.fail == 0 and site.faults.connections >= before + 1 + fail   # it came back
 
 
 @pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
@@ -152,3 +155,20 @@ def test_error_mid_answer_shows_the_partial_answer_and_the_error(site, tab, path
     assert page.locator(f"#message_{mid} .status").inner_text() == "incomplete"
     assert "RateLimitError" in page.locator(f"#message_{mid}").inner_text()
     assert isinstance(site.backend.chats[chat_id].messages[-1].error, llmchat.RateLimitError)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
+def test_browser_offline_while_the_connection_drops_then_online_again(site, tab, path):
+    chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
+    mid = assistant_id(chat_id)
+    page.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 10")
+    before = site.faults.connections
+    tab.set_offline(True)         # Chromium keeps open streams in offline mode: the server drops them too
+    site.faults.cut()
+    page.wait_for_timeout(1500)   # reconnects fail while offline
+    shown = content(page, mid)
+    tab.set_offline(False)
+    assert shown != FULL
+    wait_for_text(page, f"#message_{mid}_content", FULL, timeout=20)
+    assert page.locator(".message").count() == 2
+    assert site.faults.connections > before

@@ -30,6 +30,7 @@ class Faults:
     def __init__(self) -> None:
         self.generation = 0
         self.fail = 0
+        self.connections = 0     # stream requests seen
         self.lock = threading.Lock()
 
     def cut(self, fail_next: int = 0) -> None:
@@ -39,6 +40,7 @@ class Faults:
 
     def take_failure(self) -> bool:
         with self.lock:
+            self.connections += 1
             if self.fail > 0:
                 self.fail -= 1
                 return True
