@@ -15,6 +15,7 @@ interface :func:`llmchat.live.follow.follow` uses: ``publish``, ``read``, ``can_
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from typing import Any
@@ -51,6 +52,7 @@ class MemoryBroadcaster:
 
     def __init__(self) -> None:
         self._events: dict[Any, list[dict]] = {}
+        self._seqs: dict[Any, list[int]] = {}
         self._changed = threading.Condition()
 
     def publish(self, chat_id: Any, event: dict) -> int:
@@ -60,6 +62,7 @@ class MemoryBroadcaster:
             if events and seq <= events[-1]["seq"]:
                 return events[-1]["seq"]          # a repeated position: already published
             events.append({**event, "seq": seq})
+            self._seqs.setdefault(str(chat_id), []).append(seq)
             self._changed.notify_all()
             return seq
 
@@ -74,7 +77,7 @@ class MemoryBroadcaster:
             while True:
                 events = self._events.get(str(chat_id), [])
                 if events and events[-1]["seq"] > after:
-                    return [event for event in events if event["seq"] > after]
+                    return events[bisect.bisect_right(self._seqs[str(chat_id)], after):]
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return []
