@@ -129,8 +129,9 @@ def main() -> None:
         delays = sorted(result["delays"])
         extra = max(0.0, result["cpu"] - alone["cpu"])
         per = extra / (args.chunks * args.subscribers) * 1e6
+        median, p99 = statistics.median(delays) * 1e3, delays[int(len(delays) * 0.99)] * 1e3
         print(f"{via:6} {args.chunks} chunks x {args.subscribers} subscribers: received {len(delays)}; "
-              f"delay median {statistics.median(delays) * 1e3:.2f} ms, p99 {delays[int(len(delays) * 0.99)] * 1e3:.2f} ms;"
+              f"delay median {median:.2f} ms, p99 {p99:.2f} ms;"
               f" CPU {per:.1f} us per chunk per subscriber (run {result['wall']:.1f} s)")
 
 
