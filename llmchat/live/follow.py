@@ -35,7 +35,7 @@ import attrs
 
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
 
-__all__ = ["Page", "afollow", "encode", "follow", "page", "position"]
+__all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
@@ -70,20 +70,46 @@ def position(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-def _broadcaster(broadcaster: Any) -> Any:
-    if broadcaster is not None:
-        return broadcaster
-    from llmchat.live.hub import default_broadcaster
+class Source:
+    """Where a follower reads: a broadcaster (events, waiting) and a snapshot source (the store).
 
-    return default_broadcaster()
+    ``broadcaster`` needs ``read(chat_id, after, timeout)``; ``can_replay(chat_id, after)`` and
+    ``snapshot(chat_id)`` are used when it has them, else the store's ``position`` and ``snapshot``.
+    Without either, the default store (``llmchat.store()``) and its broadcaster.
+    """
+
+    def __init__(self, broadcaster: Any = None, store: Any = None) -> None:
+        if broadcaster is None:
+            if store is None:
+                import llmchat
+
+                store = llmchat.store()
+            broadcaster = getattr(store, "broadcaster", None) or store.log
+        self.broadcaster, self.store = broadcaster, store
+
+    def read(self, chat_id: Any, after: int, timeout: float) -> list[dict]:
+        return self.broadcaster.read(chat_id, after, timeout)
+
+    def can_replay(self, chat_id: Any, after: int) -> bool:
+        check = getattr(self.broadcaster, "can_replay", None)
+        if check is not None:
+            return check(chat_id, after)
+        return after <= self.store.position(chat_id)
+
+    def snapshot(self, chat_id: Any) -> tuple[list[dict], int]:
+        if self.store is not None:
+            messages, position = self.store.snapshot(chat_id)
+        else:
+            messages, position = self.broadcaster.snapshot(chat_id)
+        return list(messages), position
 
 
-def _start(hub: Any, chat_id: Any, last_event_id: Any) -> tuple[int, dict | None]:
+def _start(source: Source, chat_id: Any, last_event_id: Any) -> tuple[int, dict | None]:
     """Where to start: ``(after, snapshot event or None)``."""
     after = position(last_event_id)
-    if after is not None and hub.can_replay(chat_id, after):
+    if after is not None and source.can_replay(chat_id, after):
         return after, None
-    messages, seq = hub.snapshot(chat_id)
+    messages, seq = source.snapshot(chat_id)
     return seq, {"seq": seq, "type": "snapshot", "messages": messages}
 
 
@@ -104,21 +130,21 @@ class Page:
     messages: list = attrs.field(factory=list, repr=False)
 
 
-def page(chat_id: Any, *, partial: Partial = message_html, broadcaster: Any = None) -> Page:
+def page(chat_id: Any, *, partial: Partial = message_html, store: Any = None, broadcaster: Any = None) -> Page:
     """The chat's messages and the position they include, read together (no event falls in between)."""
-    messages, seq = _broadcaster(broadcaster).snapshot(chat_id)
+    messages, seq = Source(broadcaster, store).snapshot(chat_id)
     return Page(messages_html(messages, partial), seq, messages)
 
 
 class _Follower:
     """The state of one subscription: position, format, idle clock."""
 
-    def __init__(self, chat_id: Any, last_event_id: Any, format: str, broadcaster: Any,  # noqa: A002
+    def __init__(self, chat_id: Any, last_event_id: Any, format: str, source: Source,  # noqa: A002
                  partial: Partial, heartbeat: float, idle: float | None, retry: int) -> None:
         if format not in FORMATS:
             raise ValueError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
         self.chat_id, self.format, self.partial = chat_id, format, partial
-        self.hub = _broadcaster(broadcaster)
+        self.hub = source
         self.heartbeat, self.idle, self.retry = heartbeat, idle, retry
         self.last_event_id = last_event_id
         self.after = 0
@@ -162,11 +188,11 @@ class _Follower:
 
 
 def follow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
-           broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
+           store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
            idle: float | None = 60.0, retry: int = 1000) -> Iterator[bytes]:
     """The chat's broadcast as an SSE body (see the module docstring); ends after ``idle`` quiet seconds
     with a ``retry:`` hint (a WSGI thread is freed, the browser comes back from where it was)."""
-    state = _Follower(chat_id, last_event_id, format, broadcaster, partial, heartbeat, idle, retry)
+    state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
     return _follow(state)
 
 
@@ -181,10 +207,10 @@ def _follow(state: _Follower) -> Iterator[bytes]:
 
 
 async def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
-                  broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
+                  store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
                   idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
     """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer)."""
-    state = _Follower(chat_id, last_event_id, format, broadcaster, partial, heartbeat, idle, retry)
+    state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
     loop = asyncio.get_running_loop()
     for piece in await loop.run_in_executor(_READERS, state.opening):
         yield piece
