@@ -69,10 +69,12 @@ __all__ = [
     "UnauthorizedError",
     "chat",
     "configure",
+    "store",
     "tool",
 ]
 
-_LAZY = {"Tool": "llmchat.tools", "tool": "llmchat.tools", "ToolArgumentError": "llmchat.tools"}
+_LAZY = {"Tool": "llmchat.tools", "tool": "llmchat.tools", "ToolArgumentError": "llmchat.tools",
+         "store": "llmchat.storage"}
 
 
 def __getattr__(name: str) -> Any:

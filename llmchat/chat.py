@@ -50,6 +50,7 @@ class Chat(Exchange):
                           "api_key": Secret(api_key) if isinstance(api_key, str) else api_key}
         self._listeners: list[Callable[[Any], Any]] = []
         self.id: Any = None     # set by a store for a persisted chat
+        self._writer: Any = None    # its store writer (llmchat.storage.writer), for a persisted chat
         self._cancel = threading.Event()
         self._stream: Any = None
         self._reply: Message | None = None
@@ -207,11 +208,21 @@ class Chat(Exchange):
         while self.messages and self.messages[-1].role == "assistant" and not self.messages[-1].complete:
             self.messages.pop()
         self._cancel.clear()
+        if self._writer is not None:
+            return self._writer.turn(turn(self))
         return turn(self)
+
+    def complete_later(self) -> Any:
+        """Answer this stored chat in a background job and return at once (see :mod:`llmchat.jobs`)."""
+        from llmchat.jobs import complete_later
+
+        return complete_later(self)
 
     def cancel(self) -> None:
         """Stop the current stream now, from any thread or from ``on_chunk``; ``ask`` raises CancelledError."""
         self._cancel.set()
+        if self._writer is not None:
+            self._writer.request_cancel()     # reaches a job answering this chat in another thread or process
         stream = self._stream
         if stream is not None:
             stream.abort(CancelledError("the stream was cancelled (chat.cancel())"))

@@ -26,6 +26,13 @@ DEFAULTS: dict[str, Any] = {
     "max_tool_rounds": 25,
 }
 
+# Process-wide settings that are not chat options: where chats are stored, where jobs run, how events travel.
+GLOBAL: dict[str, Any] = {
+    "store": None,        # LLMCHAT_STORE, default "sqlite:///llmchat.db"
+    "queue": None,        # LLMCHAT_QUEUE: None (threads of this process) or "redis://..." (RQ)
+    "broadcast": None,    # LLMCHAT_BROADCAST
+}
+
 # Provider settings: "{provider}_api_key" and "{provider}_api_base" for every provider name.
 _PROVIDER_SUFFIXES = ("_api_key", "_api_base")
 
@@ -73,14 +80,14 @@ def reveal(value: Any) -> Any:
 
 
 def _check_name(name: str) -> None:
-    if name in DEFAULTS:
+    if name in DEFAULTS or name in GLOBAL:
         return
     from llmchat import providers
 
     for suffix in _PROVIDER_SUFFIXES:
         if name.endswith(suffix) and name[: -len(suffix)] in providers.names():
             return
-    known = sorted(DEFAULTS) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES]
+    known = sorted(DEFAULTS) + sorted(GLOBAL) + [f"{p}{s}" for p in providers.names() for s in _PROVIDER_SUFFIXES]
     raise ConfigurationError(f"unknown setting {name!r}; known settings: {', '.join(known)}")
 
 

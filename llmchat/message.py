@@ -89,6 +89,7 @@ class Message:
     status: str = "complete"
     error: BaseException | None = None
     thinking_signature: str | None = None
+    id: Any = None      # set by a store for a persisted chat's message
     _parts: list[str] = attrs.field(factory=list, init=False)
     _thinking_parts: list[str] = attrs.field(factory=list, init=False)
 

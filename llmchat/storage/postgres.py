@@ -1,0 +1,85 @@
+"""The server backend: PostgreSQL through psycopg 3 (``pip install llmchat[postgres]``).
+
+One connection per thread (a worker thread keeps its own), opened lazily; the schema text is
+the SQLite one adapted by :func:`llmchat.storage.schema.for_postgres`. Migrations run under an
+advisory lock, so processes starting together upgrade a database once.
+
+>>> Postgres.dialect
+'postgresql'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any, Callable, Iterator
+
+from llmchat.storage.schema import for_postgres, migrate
+
+__all__ = ["Postgres"]
+
+Query = Callable[[str, tuple], list]
+_LOCK_KEY = 0x11C4A7          # pg_advisory_xact_lock key for migrations
+
+
+class Postgres:
+    """A store backend on a PostgreSQL database (``postgresql://user:password@host:port/dbname``)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            from llmchat.errors import ConfigurationError
+
+            raise ConfigurationError("a postgresql:// store needs psycopg 3: pip install 'llmchat[postgres]'") from None
+        self._psycopg = psycopg
+        self._url = url
+        self._local = threading.local()
+        self._sql: dict[str, str] = {}
+        with self.tx() as q:
+            q("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
+            migrate(q, lambda name: q("SELECT to_regclass(?) IS NOT NULL", (name,))[0][0])
+
+    def __repr__(self) -> str:
+        return "<llmchat.storage.Postgres>"      # the URL may hold a password: never shown
+
+    def _conn(self) -> Any:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if getattr(local, "pid", None) != os.getpid() or conn is None or conn.closed:
+            local.conn, local.pid = self._psycopg.connect(self._url, autocommit=True), os.getpid()
+        return local.conn
+
+    def _text(self, sql: str) -> str:
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = for_postgres(sql)
+        return text
+
+    @contextlib.contextmanager
+    def tx(self, write: bool = True) -> Iterator[Query]:
+        """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cursor:
+            if not write:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+            def q(sql: str, params: tuple = ()) -> list[Any]:
+                cursor.execute(self._text(sql), params)
+                return cursor.fetchall() if cursor.description is not None else []
+
+            yield q
+
+    def read(self, sql: str, params: tuple = ()) -> list[Any]:
+        """One statement outside any transaction (a cheap poll)."""
+        with self._conn().cursor() as cursor:
+            cursor.execute(self._text(sql), params)
+            return cursor.fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()

@@ -1,0 +1,125 @@
+"""What a stored chat looks like in rows: its configuration, its messages and their errors.
+
+No secret is ever written: an ``api_key`` and secret-looking headers stay in the process that
+made the chat; a process that loads it takes them from its own settings (``OPENAI_API_KEY``...).
+
+>>> import llmchat
+>>> chat = llmchat.chat("gpt-4.1-mini", api_key="sk-SECRET", headers={"X-Api-Key": "SECRET", "X-Team": "a"})
+>>> config = chat_config(chat)
+>>> "SECRET" in str(config), config["headers"], config["provider"]
+(False, {'X-Team': 'a'}, 'openai')
+>>> message = message_from_row("m1", "incomplete", message_dict(llmchat.Message("assistant", "Hi")),
+...                            "RateLimitError", "slow down")
+>>> message.id, message.status, type(message.error).__name__, str(message.error)
+('m1', 'incomplete', 'RateLimitError', 'slow down')
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from llmchat import errors
+from llmchat.config import Secret
+from llmchat.message import Message
+
+__all__ = ["ChatNotFoundError", "WorkerLostError", "build_chat", "chat_config", "error_from_row", "message_dict",
+           "message_from_row", "tool_path"]
+
+log = logging.getLogger("llmchat")
+
+
+class ChatNotFoundError(errors.Error, LookupError):
+    """No chat with that id in the store.
+
+    >>> issubclass(ChatNotFoundError, LookupError)
+    True
+    """
+
+
+class WorkerLostError(errors.Error):
+    """The worker answering a stored message stopped (killed, machine restarted) before the answer ended.
+
+    >>> str(WorkerLostError("the worker stopped"))
+    'the worker stopped'
+    """
+
+
+def tool_path(tool: Any) -> str | None:
+    """``module:qualname`` a worker process can import the tool from, or None (a lambda, a local function)."""
+    target = getattr(tool, "fn", None) or type(tool)
+    module, name = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
+    if not module or module == "__main__" or "<" in name:
+        return None
+    return f"{module}:{name}"
+
+
+def chat_config(chat: Any) -> dict[str, Any]:
+    """The JSON-ready settings that rebuild ``chat`` elsewhere (never its key nor secret headers)."""
+    return {"model": chat.model, "provider": chat.provider, "protocol": chat._explicit["protocol"],
+            "base_url": chat._explicit["base_url"], "options": dict(chat._options),
+            "temperature": chat._temperature, "max_tokens": chat._max_tokens, "params": dict(chat._params),
+            "headers": {k: v for k, v in chat._headers.items() if not isinstance(v, Secret)},
+            "tools": [{"name": name, "path": tool_path(tool)} for name, tool in chat._tools.items()]}
+
+
+def build_chat(config: dict[str, Any], memory: dict[str, Any]) -> Any:
+    """A Chat from a stored configuration, with the key, secret headers and tools this process knows."""
+    from llmchat.chat import Chat
+
+    headers = {**config["headers"], **memory.get("headers", {})}
+    chat = Chat(config["model"], provider=config["provider"], protocol=config["protocol"],
+                base_url=config["base_url"], api_key=memory.get("api_key"), temperature=config["temperature"],
+                max_tokens=config["max_tokens"], params=config["params"], headers=headers, **config["options"])
+    known = memory.get("tools", {})
+    for entry in config["tools"]:
+        tool = known.get(entry["name"])
+        if tool is None and entry["path"]:
+            module, _, name = entry["path"].partition(":")
+            try:
+                tool = importlib.import_module(module)
+                for part in name.split("."):
+                    tool = getattr(tool, part)
+            except (ImportError, AttributeError) as exc:
+                log.warning("tool %r of a stored chat cannot be imported here: %s", entry["name"], exc)
+                continue
+        if tool is not None:
+            chat.with_tool(tool)
+    return chat
+
+
+def message_dict(message: Message, status: str | None = None) -> dict[str, Any]:
+    """The stored (and broadcast) form of a message: ``to_dict()`` with its ``id``."""
+    data = message.to_dict()
+    data["id"] = message.id
+    if status is not None:
+        data["status"] = status
+    return data
+
+
+def error_from_row(kind: str | None, text: str | None) -> BaseException | None:
+    """The stored error as an exception of its class when it is an llmchat one (else a RuntimeError)."""
+    if kind is None and text is None:
+        return None
+    cls = getattr(errors, kind or "", None) or (WorkerLostError if kind == "WorkerLostError" else None)
+    if isinstance(cls, type) and issubclass(cls, errors.Error):
+        error = cls.__new__(cls)
+        Exception.__init__(error, text or "")
+        error.__dict__.update(message=text or "", status_code=None, partial="", partial_message=None,
+                              retry_after=None, body=None)
+        return error
+    return RuntimeError(f"{kind}: {text}" if kind else text)
+
+
+def message_from_row(row_id: str, status: str, data: dict[str, Any], error_type: str | None,
+                     error: str | None) -> Message:
+    """A Message from its row (the row's ``status`` and error columns win over the JSON's)."""
+    data = dict(data)
+    data.pop("error", None)
+    message = Message.from_dict(data)
+    message.id, message.status = row_id, status
+    message.error = error_from_row(error_type, error)
+    if message.error is not None and isinstance(message.error, errors.Error):
+        message.error.partial, message.error.partial_message = message.content or "", message
+    return message

@@ -1,0 +1,73 @@
+"""The embedded backend: one SQLite file (stdlib ``sqlite3``), WAL mode, one connection per thread.
+
+Write transactions start with ``BEGIN IMMEDIATE`` (the write lock is taken at once, so two writers
+wait for each other instead of failing halfway); readers never block writers in WAL mode.
+
+>>> import os, tempfile
+>>> db = SQLite(os.path.join(tempfile.mkdtemp(), "chats.db"))
+>>> with db.tx() as q:
+...     q("SELECT version FROM llmchat_schema", ())
+[(2,)]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from typing import Any, Callable, Iterator
+
+from llmchat.storage.schema import migrate
+
+__all__ = ["SQLite"]
+
+Query = Callable[[str, tuple], list]
+
+
+class SQLite:
+    """A store backend on a SQLite file (``sqlite:///relative.db``, ``sqlite:////absolute/path.db``)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        with self.tx() as q:
+            migrate(q, lambda name: bool(q("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))))
+
+    def _conn(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():     # a new thread, or a forked worker process
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            local.conn, local.pid = conn, os.getpid()
+        return local.conn
+
+    @contextlib.contextmanager
+    def tx(self, write: bool = True) -> Iterator[Query]:
+        """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        def q(sql: str, params: tuple = ()) -> list[Any]:
+            return conn.execute(sql, params).fetchall()
+
+        try:
+            yield q
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def read(self, sql: str, params: tuple = ()) -> list[Any]:
+        """One statement outside any transaction (a cheap poll)."""
+        return self._conn().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+            self._local.pid = None
