@@ -153,11 +153,11 @@ def test_afollow_gives_the_same_body(recorded):
     assert parse(b"".join(asyncio.run(collect()))) == parse(b"".join(follow("c1", "2", broadcaster=hub, idle=0)))
 
 
-def test_redis_broadcaster_replays_from_every_position(live_redis_url, recorded):
+def test_redis_broadcaster_replays_from_every_position(redis_url, recorded):
     import redis
 
     memory, _ = recorded
-    client = redis.Redis.from_url(live_redis_url)
+    client = redis.Redis.from_url(redis_url)
     hub = RedisBroadcaster(client, ttl=60)
     client.delete(hub.key("r1"), hub.key("r1") + ":seq")
     for event in memory.read("c1", 0, 0):
@@ -171,10 +171,10 @@ def test_redis_broadcaster_replays_from_every_position(live_redis_url, recorded)
     assert fold(snapshot) == fold(everything)
 
 
-def test_redis_read_wakes_at_once(live_redis_url):
+def test_redis_read_wakes_at_once(redis_url):
     import redis
 
-    hub = RedisBroadcaster(redis.Redis.from_url(live_redis_url))
+    hub = RedisBroadcaster(redis.Redis.from_url(redis_url))
     hub.client.delete(hub.key("r2"), hub.key("r2") + ":seq")
     got = []
     reader = threading.Thread(target=lambda: got.append((hub.read("r2", 0, 5), time.monotonic())))

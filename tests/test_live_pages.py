@@ -25,10 +25,10 @@ PAGES = ["", "/htmx2", "/htmx4"]
 
 
 class Site:
-    def __init__(self, server, backend, app) -> None:
+    def __init__(self, server, store, app) -> None:
         from werkzeug.serving import make_server
 
-        self.server, self.backend, self.app = server, backend, app
+        self.server, self.store, self.app = server, store, app
         self.httpd = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -44,16 +44,16 @@ class Site:
 
 
 @pytest.fixture
-def site(server):
+def site(server, tmp_path):
     pytest.importorskip("flask")
-    from app import create_app, offline_chat_factory
-    from backend import InProcess
+    from app import create_app, offline_arguments
 
-    backend = InProcess(offline_chat_factory(server))
-    app = create_app(backend, heartbeat=0.5, idle=5.0)
-    site = Site(server, backend, app)
+    store = llmchat.store(f"sqlite:///{tmp_path}/chats.db")
+    app = create_app(store, offline_arguments(server), heartbeat=0.5, idle=5.0)
+    site = Site(server, store, app)
     yield site
     site.close()
+    store.close()
 
 
 @pytest.fixture
@@ -73,8 +73,10 @@ def wait_for_text(page, selector: str, text: str, timeout: float = 15.0) -> None
 
 
 def start_answer(site, tab, path: str, reply: Reply, prompt: str = "Tell me"):
+    from app import offline_arguments
+
     site.server.queue(reply)
-    chat_id = site.backend.create_chat()
+    chat_id = site.store.create_chat(**offline_arguments(site.server)).id
     page = tab.new_page()
     page.goto(f"{site.url}/chats/{chat_id}{path}")
     page.wait_for_timeout(300)     # the subscription is open
@@ -83,14 +85,21 @@ def start_answer(site, tab, path: str, reply: Reply, prompt: str = "Tell me"):
     return chat_id, page
 
 
-def assistant_id(chat_id: str, n: int = 2) -> str:
-    return f"{chat_id}-{n}"
+def message_id(site, chat_id: str, n: int = 2, timeout: float = 10.0) -> str:
+    """The id of the chat's ``n``-th message (1-based), once it is stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = site.store.snapshot(chat_id).messages
+        if len(messages) >= n:
+            return messages[n - 1]["id"]
+        time.sleep(0.02)
+    raise AssertionError(f"chat {chat_id} has no message {n}")
 
 
 @pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
 def test_answer_appears_piece_by_piece(site, tab, path):
     chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
-    mid = assistant_id(chat_id)
+    mid = message_id(site, chat_id)
     page.wait_for_selector(f"#message_{mid}_content", timeout=10000)
     seen = set()
     deadline = time.monotonic() + 15
@@ -102,14 +111,14 @@ def test_answer_appears_piece_by_piece(site, tab, path):
         time.sleep(0.05)
     wait_for_text(page, f"#message_{mid}_content", FULL)
     assert len([t for t in seen if t and t != FULL]) >= 3      # partial states were shown
-    assert page.locator(f"#message_{chat_id}-1_content").inner_text() == "Tell me"
+    assert page.locator(f"#message_{message_id(site, chat_id, 1)}_content").inner_text() == "Tell me"
     assert page.locator(".message").count() == 2
 
 
 @pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
 def test_second_tab_mid_answer_shows_the_whole_answer_once(site, tab, path):
     chat_id, first = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
-    mid = assistant_id(chat_id)
+    mid = message_id(site, chat_id)
     first.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 20")
     second = tab.new_page()
     second.goto(f"{site.url}/chats/{chat_id}{path}")
@@ -122,11 +131,11 @@ def test_second_tab_mid_answer_shows_the_whole_answer_once(site, tab, path):
 @pytest.mark.parametrize("fail", [0, 1], ids=["cut", "cut+503"])
 def test_connection_cut_mid_answer_resumes_without_gap_or_duplicate(site, tab, path, fail):
     chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
-    mid = assistant_id(chat_id)
+    mid = message_id(site, chat_id)
     page.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 10")
     before = site.faults.connections
     site.faults.cut(fail_next=fail)
-    assert FULL not in site.backend.chats[chat_id].messages[-1].content      # cut mid-answer
+    assert FULL not in site.store.snapshot(chat_id).messages[-1]["content"]      # cut mid-answer
     wait_for_text(page, f"#message_{mid}_content", FULL, timeout=20)
     assert page.locator(".message").count() == 2
     assert site.faults.fail == 0 and site.faults.connections >= before + 1 + fail   # it came back
@@ -135,13 +144,13 @@ def test_connection_cut_mid_answer_resumes_without_gap_or_duplicate(site, tab, p
 @pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
 def test_two_answers_in_a_row(site, tab, path):
     chat_id, page = start_answer(site, tab, path, Reply(text=WORDS[:10], delay=0.02))
-    wait_for_text(page, f"#message_{assistant_id(chat_id)}_content", "".join(WORDS[:10]))
+    wait_for_text(page, f"#message_{message_id(site, chat_id)}_content", "".join(WORDS[:10]))
     site.server.queue(Reply(text=WORDS[10:20], delay=0.02))
     page.fill("#content", "More")
     page.click("button[type=submit]")
-    wait_for_text(page, f"#message_{assistant_id(chat_id, 4)}_content", "".join(WORDS[10:20]))
+    wait_for_text(page, f"#message_{message_id(site, chat_id, 4)}_content", "".join(WORDS[10:20]))
     assert page.locator(".message").count() == 4
-    assert page.locator(f"#message_{chat_id}-3_content").inner_text() == "More"
+    assert page.locator(f"#message_{message_id(site, chat_id, 3)}_content").inner_text() == "More"
 
 
 @pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
@@ -149,18 +158,20 @@ def test_error_mid_answer_shows_the_partial_answer_and_the_error(site, tab, path
     reply = Reply(text=WORDS[:12], delay=0.02, error={"type": "rate_limit_error", "message": "Slow down"},
                   error_after=6)
     chat_id, page = start_answer(site, tab, path, reply)
-    mid = assistant_id(chat_id)
+    mid = message_id(site, chat_id)
     page.wait_for_selector(f"#message_{mid} .status.incomplete", timeout=10000)
     assert content(page, mid) == "".join(WORDS[:6])
     assert page.locator(f"#message_{mid} .status").inner_text() == "incomplete"
     assert "RateLimitError" in page.locator(f"#message_{mid}").inner_text()
-    assert isinstance(site.backend.chats[chat_id].messages[-1].error, llmchat.RateLimitError)
+    stored = site.store.load_chat(chat_id).messages[-1]
+    assert stored.status == "incomplete" and stored.content == "".join(WORDS[:6])
+    assert "RateLimitError" in str(stored.error) or type(stored.error).__name__ == "RateLimitError"
 
 
 @pytest.mark.parametrize("path", PAGES, ids=["turbo", "htmx2", "htmx4"])
 def test_browser_offline_while_the_connection_drops_then_online_again(site, tab, path):
     chat_id, page = start_answer(site, tab, path, Reply(text=WORDS, delay=0.05))
-    mid = assistant_id(chat_id)
+    mid = message_id(site, chat_id)
     page.wait_for_function(f"() => (document.querySelector('#message_{mid}_content')||{{}}).textContent?.length > 10")
     before = site.faults.connections
     tab.set_offline(True)         # Chromium keeps open streams in offline mode: the server drops them too

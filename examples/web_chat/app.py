@@ -58,24 +58,41 @@ def _cuttable(body: Any, faults: Faults) -> Any:
         body.close()
 
 
-def create_app(backend: Any, *, heartbeat: float = 15.0, idle: float = 60.0) -> flask.Flask:
+def chat_ids(store: Any) -> list[str]:
+    """The stored chats, newest first."""
+    return [row[0] for row in store.backend.read("SELECT id FROM llmchat_chats ORDER BY created_at DESC")]
+
+
+def create_app(store: Any, chat_arguments: dict[str, Any], *, heartbeat: float = 15.0,
+               idle: float = 60.0) -> flask.Flask:
+    """The app: ``store`` keeps the chats (``llmchat.store()``), ``chat_arguments`` make new ones."""
     app = flask.Flask(__name__, static_folder=os.path.join(HERE, "static"),
                       template_folder=os.path.join(HERE, "templates"))
     app.extensions["faults"] = faults = Faults()
-    hub = backend.broadcaster
+
+    def exists(chat_id: str) -> bool:
+        try:
+            store.snapshot(chat_id)
+        except LookupError:
+            return False
+        return True
+
+    def title(chat_id: str) -> str:
+        messages = store.snapshot(chat_id).messages
+        return next((m["content"] for m in messages if m["role"] == "user"), "(new chat)")
 
     @app.get("/")
     def index() -> Any:
-        return flask.render_template("index.html", chats=backend.list_chats())
+        return flask.render_template("index.html", chats=[(i, title(i)) for i in chat_ids(store)])
 
     @app.post("/chats")
     def create_chat() -> Any:
-        return flask.redirect(flask.url_for("show", chat_id=backend.create_chat()), 303)
+        return flask.redirect(flask.url_for("show", chat_id=store.create_chat(**chat_arguments).id), 303)
 
     def _page(chat_id: str, template: str) -> Any:
-        if not backend.exists(chat_id):
+        if not exists(chat_id):
             flask.abort(404)
-        page = llmchat.live.page(chat_id, broadcaster=hub)
+        page = llmchat.live.page(chat_id, store=store)
         return flask.render_template(template, chat_id=chat_id, page=page)
 
     @app.get("/chats/<chat_id>")
@@ -92,11 +109,13 @@ def create_app(backend: Any, *, heartbeat: float = 15.0, idle: float = 60.0) -> 
 
     @app.post("/chats/<chat_id>/messages")
     def post_message(chat_id: str) -> Any:
-        if not backend.exists(chat_id):
+        if not exists(chat_id):
             flask.abort(404)
         text = (flask.request.form.get("content") or "").strip()
         if text:
-            backend.post(chat_id, text)
+            chat = store.load_chat(chat_id)
+            chat.add_message("user", text)     # saved and broadcast at once: every open page shows it
+            chat.complete_later()              # a background job answers (threads, or RQ workers)
         form = flask.render_template("form.html", chat_id=chat_id)
         if flask.request.headers.get("HX-Request"):
             return form
@@ -107,39 +126,37 @@ def create_app(backend: Any, *, heartbeat: float = 15.0, idle: float = 60.0) -> 
 
     @app.get("/chats/<chat_id>/stream")
     def stream(chat_id: str) -> Any:
-        if not backend.exists(chat_id):
+        if not exists(chat_id):
             flask.abort(404)
         if faults.take_failure():
             return flask.Response("try again", status=503)
         position = flask.request.headers.get("Last-Event-ID") or flask.request.args.get("after")
         body = llmchat.live.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
-                                   broadcaster=hub, heartbeat=heartbeat, idle=idle)
+                                   store=store, heartbeat=heartbeat, idle=idle)
         return flask.Response(_cuttable(body, faults), headers=llmchat.live.HEADERS)
 
     app.jinja_env.globals["messages_html"] = messages_html
     return app
 
 
-def offline_chat_factory(server: Any) -> Any:
-    def make() -> llmchat.Chat:
-        return llmchat.chat("gpt-4.1-mini", provider="openai", protocol="chat_completions",
-                            base_url=server.url("chat_completions"), api_key="offline", max_retries=0)
-    return make
+def offline_arguments(server: Any) -> dict[str, Any]:
+    """Chats answered by the bundled provider server (no key, no network)."""
+    return {"model": "gpt-4.1-mini", "provider": "openai", "protocol": "chat_completions",
+            "base_url": server.url("chat_completions"), "api_key": "offline", "max_retries": 0}
 
 
 def main() -> None:
-    from backend import InProcess
-
     from llmchat.testing import Reply, Server
 
+    store = llmchat.store()       # LLMCHAT_STORE (default sqlite:///llmchat.db), LLMCHAT_QUEUE, LLMCHAT_BROADCAST
     if "--live" in sys.argv:
-        backend = InProcess(lambda: llmchat.chat())
+        arguments: dict[str, Any] = {"model": os.environ.get("LLMCHAT_MODEL", "gpt-4.1-mini")}
     else:
-        server = Server().start()
+        server = Server(port=int(os.environ.get("PROVIDER_PORT", "0"))).start()
         words = "Once upon a time, a tiny parser met a stream, and they lived happily ever after.".split(" ")
         server.default = Reply(text=[w + " " for w in words], delay=0.15)
-        backend = InProcess(offline_chat_factory(server))
-    create_app(backend).run("127.0.0.1", int(os.environ.get("PORT", "5000")), threaded=True)
+        arguments = offline_arguments(server)
+    create_app(store, arguments).run("127.0.0.1", int(os.environ.get("PORT", "5000")), threaded=True)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,9 @@ class Store:
         self.pid = os.getpid()
         self.backend = _backend(parts, urllib.parse.urlencode(query))
         self.log = StoreLog(self)
+        from llmchat.live.hub import attach_broadcast
+
+        attach_broadcast(self)      # LLMCHAT_BROADCAST=redis://...: the log mirrored to Redis
         self.flusher = _Flusher(self)
         self._memory: dict[str, dict[str, Any]] = {}     # chat id -> key, secret headers, tools (never stored)
 
