@@ -145,6 +145,22 @@ def offline_arguments(server: Any) -> dict[str, Any]:
             "base_url": server.url("chat_completions"), "api_key": "offline", "max_retries": 0}
 
 
+def from_environment() -> flask.Flask:
+    """The app for a WSGI server: ``gunicorn -k gthread --threads 16 'app:from_environment()'``.
+
+    ``LLMCHAT_STORE``, ``LLMCHAT_QUEUE``, ``LLMCHAT_BROADCAST`` choose the engines; ``WEB_CHAT_PROVIDER_URL``
+    points new chats at an OpenAI-compatible server (the bundled one, offline), else ``LLMCHAT_MODEL``.
+    """
+    url = os.environ.get("WEB_CHAT_PROVIDER_URL")
+    if url:
+        arguments: dict[str, Any] = {"model": "gpt-4.1-mini", "provider": "openai", "protocol": "chat_completions",
+                                     "base_url": url, "max_retries": 0}
+    else:
+        arguments = {"model": os.environ.get("LLMCHAT_MODEL", "gpt-4.1-mini")}
+    return create_app(llmchat.store(), arguments, heartbeat=float(os.environ.get("WEB_CHAT_HEARTBEAT", "15")),
+                      idle=float(os.environ.get("WEB_CHAT_IDLE", "60")))
+
+
 def main() -> None:
     from llmchat.testing import Reply, Server
 
