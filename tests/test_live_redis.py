@@ -15,8 +15,8 @@ import time
 
 import pytest
 import requests
-
 from fixtures_live import free_port
+
 from llmchat.testing import Reply
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -86,7 +86,8 @@ def _content(page, role: str = "assistant") -> str:
 
 def _wait_full(page, text: str, timeout: float = 30.0) -> None:
     page.wait_for_function(
-        "t => { const e = document.querySelector('#messages .message.assistant .content'); return e && e.textContent === t }",
+        "t => { const e = document.querySelector('#messages .message.assistant .content');"
+        " return e && e.textContent === t }",
         arg=text, timeout=timeout * 1000)
 
 
