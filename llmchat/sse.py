@@ -36,12 +36,13 @@ import json
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
+from llmchat.live.follow import afollow, follow  # live pages: a stored chat's broadcast (llmchat.live)
 from llmchat.web.pump import Pump
 
 if TYPE_CHECKING:
     from llmchat.chat import Chat
 
-__all__ = ["HEADERS", "astream", "comment", "encode", "stream"]
+__all__ = ["HEADERS", "afollow", "astream", "comment", "encode", "follow", "stream"]
 
 HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",

@@ -7,7 +7,7 @@ import pytest
 import llmchat
 from llmchat.testing import Server
 
-pytest_plugins = ["services", "fixtures_live"]  # real servers: postgres_url, redis_url (tests/services.py)
+pytest_plugins = ["services"]       # real servers: postgres_url, redis_url (tests/services.py)
 
 # protocol -> (model, provider) used by the end-to-end tests
 PROTOCOLS = {

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from fixtures_live import free_port
+from browser import free_port
 
 from llmchat.live.follow import afollow
 from llmchat.live.memory import MemoryBroadcaster

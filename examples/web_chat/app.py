@@ -18,6 +18,7 @@ import flask
 
 import llmchat
 import llmchat.live
+import llmchat.sse
 from llmchat.live.render import messages_html
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -131,9 +132,9 @@ def create_app(store: Any, chat_arguments: dict[str, Any], *, heartbeat: float =
         if faults.take_failure():
             return flask.Response("try again", status=503)
         position = flask.request.headers.get("Last-Event-ID") or flask.request.args.get("after")
-        body = llmchat.live.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
-                                   store=store, heartbeat=heartbeat, idle=idle)
-        return flask.Response(_cuttable(body, faults), headers=llmchat.live.HEADERS)
+        body = llmchat.sse.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
+                                  store=store, heartbeat=heartbeat, idle=idle)
+        return flask.Response(_cuttable(body, faults), headers=llmchat.sse.HEADERS)
 
     app.jinja_env.globals["messages_html"] = messages_html
     return app

@@ -6,9 +6,9 @@
 - :func:`broadcasts_to`: publish a chat's events (the stored chats do it for you);
 - :mod:`llmchat.live.render`: the formats, the message partial and ``dom_id``.
 
->>> from llmchat.live import follow, page
->>> HEADERS["Content-Type"]
-'text/event-stream'
+>>> import llmchat.sse
+>>> llmchat.sse.follow is follow
+True
 """
 
 from __future__ import annotations
@@ -17,6 +17,4 @@ from llmchat.live.follow import Page, afollow, follow, page
 from llmchat.live.publish import broadcasts_to
 from llmchat.live.render import dom_id, message_html
 
-__all__ = ["HEADERS", "Page", "afollow", "broadcasts_to", "dom_id", "follow", "message_html", "page"]
-
-HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+__all__ = ["Page", "afollow", "broadcasts_to", "dom_id", "follow", "message_html", "page"]
