@@ -51,7 +51,9 @@ def fold(events: list[dict]) -> list[dict]:
         data = json.loads(event["data"])
         if kind == "snapshot":
             apply(messages, {"type": "snapshot", "messages": data["messages"]})
-        elif kind in ("new_message", "end_message", "chunk"):
+        elif kind in ("new_message", "end_message"):
+            apply(messages, {"type": kind, "message": {k: v for k, v in data.items() if k != "message_id"}})
+        elif kind == "chunk":
             apply(messages, {"type": kind, **data})
     return messages
 

@@ -14,7 +14,10 @@ Three formats:
   data are out-of-band fragments (``hx-swap-oob``) for htmx's SSE support;
 - ``"htmx4"``: the same fragments as unnamed events: htmx 4 swaps unnamed messages (named ones
   only become DOM events); htmx 2 takes them too, with ``sse-swap="message"``;
-- ``"json"``: the same named events with the event as JSON, for your own JavaScript.
+- ``"json"``: the same named events with JSON data, for your own JavaScript: ``new_message`` and
+  ``end_message`` carry the message dict (``id``, ``role``, ``content``, ``status``, ...), ``chunk``
+  ``message_id`` and ``content`` (or ``thinking``, ``tool_calls``), ``error`` ``error``, ``type`` and
+  ``partial``, ``snapshot`` ``messages``.
 
 DOM ids follow Rails' ``dom_id``: ``message_<id>`` and ``message_<id>_content``; the container is
 ``messages``. The message partial is :func:`message_html`; pass your own to :func:`render`.
@@ -132,8 +135,12 @@ def _htmx_data(event: dict, partial: Partial) -> str | None:
 
 
 def _json_data(event: dict) -> str:
-    data = {key: value for key, value in event.items() if key not in ("seq", "type", "error_type")}
-    if event["type"] == "error":
+    kind = event["type"]
+    if kind in ("new_message", "end_message"):         # the message itself, with its id and status
+        data = {**event["message"], "message_id": event.get("message_id")}
+    else:
+        data = {key: value for key, value in event.items() if key not in ("seq", "type", "error_type")}
+    if kind == "error":
         data["type"] = event.get("error_type")
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
