@@ -61,9 +61,9 @@ def subscriber(chat_id: str, hub: object, delays: list, done: threading.Event, e
         else follow(chat_id, "0", broadcaster=hub, heartbeat=1.0, idle=None)
     for piece in body:
         now = time.perf_counter()
-        for line in piece.split(b"\n"):
-            if line.startswith(b"data: {") and b'"content"' in line:
-                content = json.loads(line[6:]).get("content")
+        for block in piece.split(b"\n\n"):
+            if b"event: chunk\n" in block:
+                content = json.loads(block[block.index(b"data: ") + 6:]).get("content")
                 if content:
                     delays.append(now - float(content))
                     got += 1
