@@ -164,6 +164,7 @@ def test_error_mid_answer_shows_the_partial_answer_and_the_error(site, tab, path
     assert content(page, mid) == "".join(WORDS[:6])
     assert page.locator(f"#message_{mid} .status").inner_text() == "incomplete"
     assert "RateLimitError" in page.locator(f"#message_{mid}").inner_text()
+    assert page.locator("#messages").inner_text().count("RateLimitError") == 1     # shown once
     stored = site.store.load_chat(chat_id).messages[-1]
     assert stored.status == "incomplete" and stored.content == "".join(WORDS[:6])
     assert "RateLimitError" in str(stored.error) or type(stored.error).__name__ == "RateLimitError"

@@ -113,7 +113,7 @@ def _turbo_data(event: dict, partial: Partial) -> str | None:
         return _turbo("replace", dom_id(mid), partial(event["message"]))
     if kind == "snapshot":
         return _turbo("update", "messages", messages_html(event["messages"], partial))
-    if kind == "error":
+    if kind == "error" and mid is None:      # a message's error shows in its end rendering
         return _turbo("append", "messages", f'<p class="error">{_error_text(event)}</p>')
     return None
 
@@ -129,7 +129,7 @@ def _htmx_data(event: dict, partial: Partial) -> str | None:
         return _oob_root(partial(event["message"]), f"outerHTML:#{dom_id(mid)}")
     if kind == "snapshot":
         return _oob("messages", "innerHTML", messages_html(event["messages"], partial))
-    if kind == "error":
+    if kind == "error" and mid is None:
         return _oob("messages", "beforeend", f'<p class="error">{_error_text(event)}</p>')
     return None
 
