@@ -145,7 +145,8 @@ class StoreLog:
             with self._cond:
                 feed.waiting += 1
                 try:
-                    self._cond.wait(min(left, self.poll_interval))
+                    if self._from_memory(feed, after) is None:     # published since the check: no lost wake-up
+                        self._cond.wait(min(left, self.poll_interval))
                 finally:
                     feed.waiting -= 1
 

@@ -38,6 +38,7 @@ from llmchat.live.render import FORMATS, Partial, message_html, messages_html, r
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
+_RENDERED: dict[tuple[int, str, int], tuple[dict, bytes]] = {}   # events rendered once for every follower
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
 
 
@@ -158,8 +159,16 @@ class _Follower:
         return out
 
     def encode(self, event: dict) -> bytes:
+        key = (id(event), self.format, id(self.partial))
+        cached = _RENDERED.get(key)
+        if cached is not None and cached[0] is event:       # the same event, already rendered for another page
+            return cached[1]
         name, data = render(event, self.format, self.partial)
-        return encode(name, data, event["seq"])
+        body = encode(name, data, event["seq"])
+        if len(_RENDERED) >= 8192:
+            _RENDERED.clear()
+        _RENDERED[key] = (event, body)       # holding the event keeps its id from being reused
+        return body
 
     def timeout(self) -> float:
         now = time.monotonic()

@@ -12,7 +12,10 @@ ends. Needs the ``redis`` package (``pip install llmchat[redis]``); ``import llm
 
 from __future__ import annotations
 
+import bisect
 import json
+import threading
+import time
 from typing import Any, Callable
 
 from llmchat.live.memory import apply
@@ -35,6 +38,62 @@ return seq
 """
 
 
+def _decode(reply: Any) -> list[dict]:
+    if not reply:
+        return []
+    return [dict(json.loads(fields[b"e"]), seq=int(entry.split(b"-")[0])) for entry, fields in reply[0][1]]
+
+
+class _Tail:
+    """One blocking ``XREAD`` per chat and process, shared by all its followers here (one Redis
+    connection instead of one per open page); stops after ``linger`` seconds without a reader."""
+
+    keep = 50_000
+
+    def __init__(self, owner: RedisBroadcaster, chat_id: Any, start: int) -> None:
+        self.owner, self.chat_id, self.start = owner, chat_id, start
+        self.events: list[dict] = []
+        self.seqs: list[int] = []
+        self.changed = threading.Condition()
+        self.used = time.monotonic()
+        self.thread = threading.Thread(target=self._run, name=f"llmchat-redis-tail:{chat_id}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        key, after = self.owner.key(self.chat_id), self.start
+        while time.monotonic() - self.used < self.owner.linger:
+            try:
+                events = _decode(self.owner.client.xread({key: f"{after}-0"}, block=1000))
+            except Exception:                   # Redis away: readers time out and retry; try again shortly
+                time.sleep(0.5)
+                continue
+            if events:
+                with self.changed:
+                    self.events.extend(events)
+                    self.seqs.extend(event["seq"] for event in events)
+                    if len(self.seqs) > self.keep:
+                        cut = len(self.seqs) - self.keep // 2
+                        del self.events[:cut], self.seqs[:cut]
+                        self.start = self.seqs[0] - 1
+                    self.changed.notify_all()
+                after = events[-1]["seq"]
+        self.owner._forget(self.chat_id, self)
+
+    def read(self, after: int, timeout: float) -> list[dict] | None:
+        """Events after ``after`` (waiting up to ``timeout``), or None when this tail starts later."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            self.used = time.monotonic()
+            if after < self.start:
+                return None
+            while not (self.seqs and self.seqs[-1] > after):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.thread.is_alive():
+                    return []
+                self.changed.wait(left)
+            return self.events[bisect.bisect_right(self.seqs, after):]
+
+
 class RedisBroadcaster:
     """Publish, replay and wait for a chat's events on a Redis stream (see the module docstring).
 
@@ -42,11 +101,27 @@ class RedisBroadcaster:
     snapshot is folded from the stream when it still holds the chat's first event.
     """
 
+    linger = 30.0       # seconds a chat's shared reader stays without followers
+
     def __init__(self, client: Any, *, maxlen: int = 100_000, ttl: int = 3600, streaming_ttl: int = 86_400,
                  snapshot: Callable[[Any], tuple[list[dict], int]] | None = None) -> None:
         self.client, self.maxlen, self.ttl, self.streaming_ttl = client, maxlen, ttl, streaming_ttl
         self.snapshot_source = snapshot
         self._publish = client.register_script(_PUBLISH)
+        self._tails: dict[Any, _Tail] = {}
+        self._lock = threading.Lock()
+
+    def _tail(self, chat_id: Any, after: int) -> _Tail:
+        with self._lock:
+            tail = self._tails.get(chat_id)
+            if tail is None or not tail.thread.is_alive():
+                tail = self._tails[chat_id] = _Tail(self, chat_id, after)
+            return tail
+
+    def _forget(self, chat_id: Any, tail: _Tail) -> None:
+        with self._lock:
+            if self._tails.get(chat_id) is tail:
+                del self._tails[chat_id]
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBroadcaster:
@@ -69,11 +144,14 @@ class RedisBroadcaster:
 
     def read(self, chat_id: Any, after: int, timeout: float) -> list[dict]:
         """Events with ``seq > after``, blocking up to ``timeout`` seconds for the first."""
-        block = int(timeout * 1000)
-        reply = self.client.xread({self.key(chat_id): f"{after}-0"}, block=block if block > 0 else None)
-        if not reply:
-            return []
-        return [dict(json.loads(fields[b"e"]), seq=int(entry.split(b"-")[0])) for entry, fields in reply[0][1]]
+        if timeout > 0:
+            events = self._tail(chat_id, after).read(after, timeout)
+            if events is not None:
+                return events
+        events = _decode(self.client.xread({self.key(chat_id): f"{after}-0"}))      # history: no wait
+        if not events and timeout > 0:
+            time.sleep(min(timeout, 0.05))
+        return events
 
     def last_seq(self, chat_id: Any) -> int:
         return int(self.client.get(self.key(chat_id) + ":seq") or 0)
