@@ -57,7 +57,7 @@ def new_chat() -> llmchat.Chat:
     """A chat for one request: offline against the bundled server, or a real provider (``--live``)."""
     base_url = os.environ.get(BASE_URL)
     if base_url:
-        return llmchat.chat("gpt-4.1-mini", provider="openai", base_url=base_url, api_key="offline")
+        return llmchat.chat("gpt-4.1-mini", protocol="chat_completions", base_url=base_url, api_key="offline")
     return llmchat.chat()       # LLMCHAT_DEFAULT_MODEL and its provider's API key
 
 

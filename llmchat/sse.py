@@ -14,7 +14,8 @@ No web framework is imported here.
 >>> import llmchat
 >>> with Server() as server:
 ...     server.reply("Hel", "lo\\n")
-...     chat = llmchat.chat("m", provider="openai", base_url=server.url("chat_completions"), api_key="k")
+...     chat = llmchat.chat("gpt-4.1-mini", protocol="chat_completions",
+...                         base_url=server.url("chat_completions"), api_key="k")
 ...     body = b"".join(stream(chat, "Hi")).decode()
 >>> print(body[:body.index("event: complete")])
 id: 1
@@ -33,16 +34,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
+from llmchat.errors import Error
+from llmchat.events import ChunkReceived, MessageAdded, MessageEnded
 from llmchat.live.follow import afollow, follow  # live pages: a stored chat's broadcast (llmchat.live)
 from llmchat.web.pump import Pump
 
 if TYPE_CHECKING:
     from llmchat.chat import Chat
 
-__all__ = ["HEADERS", "afollow", "astream", "comment", "encode", "follow", "stream"]
+__all__ = ["HEADERS", "afollow", "astream", "comment", "encode", "error_data", "follow", "stream"]
+
+log = logging.getLogger("llmchat")
 
 HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -93,49 +99,53 @@ class _Answer:
         self.chat, self.prompt = chat, prompt
         self.ids = itertools.count(1)
         self.pump: Pump | None = None
+        self.put: Callable[[bytes], None] = lambda data: None
 
     def __call__(self, put: Callable[[bytes], None]) -> None:
-        from llmchat.events import ChunkReceived, MessageAdded, MessageEnded
-
-        chat, ids, pump = self.chat, self.ids, self.pump
-
-        def listen(event: Any) -> None:
-            if pump is not None and pump.closed:
-                chat.cancel()           # the reader left before this answer (or tool round) began
-            if type(event) is ChunkReceived:
-                chunk = event.chunk
-                if chunk.content:
-                    put(b"id: %d\ndata: %s\n\n" % (next(ids), encode_basestring(chunk.content).encode()))
-                if chunk.thinking:
-                    put(encode(encode_basestring(chunk.thinking), "thinking", next(ids)))
-            elif type(event) is MessageEnded and event.message.complete:
-                for call in event.message.tool_calls.values():
-                    data = {"id": call.id, "name": call.name, "arguments": call.arguments}
-                    put(encode(_json(data), "tool_call", next(ids)))
-            elif type(event) is MessageAdded and event.message.role == "tool":
-                data = {"tool_call_id": event.message.tool_call_id, "content": event.message.content}
-                put(encode(_json(data), "tool_result", next(ids)))
-
+        chat, self.put = self.chat, put
         if self.prompt is not None:
             chat.add_message("user", self.prompt)
-        chat.add_listener(listen)
+        chat.add_listener(self.listen)
         try:
             reply = chat.complete()
         except BaseException as exc:
-            put(encode(_json(error_data(exc, chat)), "error", next(ids)))
+            if not isinstance(exc, Error):      # a bug (in a tool, say): its text is for the log, not the browser
+                log.error("the answer to an SSE request failed", exc_info=exc)
+            put(encode(_json(error_data(exc, chat)), "error", next(self.ids)))
             if not isinstance(exc, Exception):
                 raise
         else:
             data = {"content": reply.content or "", "input_tokens": reply.input_tokens,
                     "output_tokens": reply.output_tokens, "model_id": reply.model_id,
                     "finish_reason": reply.finish_reason}
-            put(encode(_json(data), "complete", next(ids)))
+            put(encode(_json(data), "complete", next(self.ids)))
         finally:
-            chat.remove_listener(listen)
+            chat.remove_listener(self.listen)
+
+    def listen(self, event: Any) -> None:
+        """The chat's listener: each event that matters to a browser, encoded and put on the pump."""
+        if self.pump is not None and self.pump.closed:
+            self.chat.cancel()          # the reader left before this answer (or tool round) began
+        kind, put, ids = type(event), self.put, self.ids
+        if kind is ChunkReceived:
+            chunk = event.chunk
+            if chunk.content:
+                put(b"id: %d\ndata: %s\n\n" % (next(ids), encode_basestring(chunk.content).encode()))
+            if chunk.thinking:
+                put(encode(encode_basestring(chunk.thinking), "thinking", next(ids)))
+        elif kind is MessageEnded and event.message.complete:
+            for call in event.message.tool_calls.values():
+                data = {"id": call.id, "name": call.name, "arguments": call.arguments}
+                put(encode(_json(data), "tool_call", next(ids)))
+        elif kind is MessageAdded and event.message.role == "tool":
+            data = {"tool_call_id": event.message.tool_call_id, "content": event.message.content}
+            put(encode(_json(data), "tool_result", next(ids)))
 
 
 def error_data(exc: BaseException, chat: Any = None) -> dict[str, Any]:
     """The data of an ``error`` event: ``error`` (the message), ``type`` (the class name), ``partial``.
+
+    The message of an exception that is not an :class:`llmchat.Error` (a failing tool) stays on the server.
 
     >>> from llmchat import RateLimitError
     >>> error = RateLimitError("slow down"); error.partial = "Hel"
@@ -145,7 +155,8 @@ def error_data(exc: BaseException, chat: Any = None) -> dict[str, Any]:
     partial = getattr(exc, "partial", None)
     if partial is None and chat is not None and chat.messages and chat.messages[-1].role == "assistant":
         partial = chat.messages[-1].content
-    return {"error": str(exc), "type": type(exc).__name__, "partial": partial or ""}
+    message = str(exc) if isinstance(exc, Error) else "the answer failed on the server"
+    return {"error": message, "type": type(exc).__name__, "partial": partial or ""}
 
 
 def _json(data: Any) -> str:

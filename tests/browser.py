@@ -51,6 +51,27 @@ def need_program(name: str) -> str:
     return found  # type: ignore[return-value]
 
 
+def run_async(coroutine_function: Any, *args: Any) -> Any:
+    """``asyncio.run(coroutine_function(*args))`` on a fresh thread (safe while Playwright's loop runs here)."""
+    import asyncio
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine_function(*args))
+        except BaseException as exc:     # re-raised on the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,9 +110,13 @@ def serve(command: list[str], *, port: int, cwd: pathlib.Path | str = ROOT, env:
         process.stderr.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium (Debian's package) driven by Playwright, shared by the session."""
+    """A headless Chromium (Debian's package) driven by Playwright, shared by a test module.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
+    while it is open, and ``asyncio.run`` in a later test module would refuse to start.
+    """
     sync_api = need("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")

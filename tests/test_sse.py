@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from browser import run_async
 from sse_client import parse, text_of
 
 import llmchat
@@ -128,6 +129,25 @@ def test_thinking_and_tools_are_named_events(server, make_chat):
     ]
 
 
+def test_a_failing_tool_is_an_error_event_without_its_message(server, make_chat, caplog):
+    @llmchat.tool
+    def lookup(key: str) -> str:
+        """Look a key up.
+
+        Args:
+            key: The key.
+        """
+        raise KeyError("postgres://admin:hunter2@db/internal")
+
+    server.queue(Reply(text=["Let me look. "], tool_calls=[Call("lookup", {"key": "k"})]))
+    chat = make_chat("chat_completions").with_tool(lookup)
+    events, _ = parse(sse.stream(chat, "Look it up"))
+    assert text_of(events) == "Let me look. " and [e.event for e in events][-2:] == ["tool_call", "error"]
+    assert events[-1].json() == {"error": "the answer failed on the server", "type": "KeyError",
+                                  "partial": "Let me look. "}
+    assert "hunter2" not in events[-1].data and "hunter2" in caplog.text
+
+
 def test_heartbeats_while_the_provider_is_silent(server, make_chat):
     server.queue(Reply(text=["late"], stall_after=0, stall=0.35))
     body = list(sse.stream(make_chat("chat_completions"), "Hi", heartbeat=0.1))
@@ -150,6 +170,31 @@ def test_closing_the_body_cancels_the_chat_and_closes_the_provider_connection(se
     assert answer.status == "incomplete" and isinstance(answer.error, llmchat.CancelledError)
     assert answer.content.startswith("w0 ") and len(answer.content) < 200 * 4
     assert chat._listeners == []
+
+
+def test_a_client_leaving_during_a_slow_tool_ends_the_answer_without_another_request(server, make_chat):
+    running = threading.Event()
+
+    @llmchat.tool
+    def slow(key: str) -> str:
+        """Slow.
+
+        Args:
+            key: A key.
+        """
+        running.set()
+        time.sleep(0.3)
+        return "done"
+
+    server.queue(Reply(tool_calls=[Call("slow", {"key": "k"})]), Reply(text=["never sent"]))
+    chat = make_chat("chat_completions").with_tool(slow)
+    body = sse.stream(chat, "Go", heartbeat=0.05)
+    parts = []
+    while not running.is_set() or b"event: tool_call" not in b"".join(parts):
+        parts.append(next(body))
+    body.close()
+    assert len(server.requests) == 1 and [m.role for m in chat.messages] == ["user", "assistant", "tool", "assistant"]
+    assert isinstance(chat.messages[-1].error, llmchat.CancelledError) and chat._listeners == []
 
 
 def test_closing_before_the_first_read_sends_nothing(server, make_chat):
@@ -180,7 +225,7 @@ def test_astream_gives_the_same_events(server, make_chat):
     async def read():
         return [part async for part in sse.astream(make_chat("responses"), "Hi", heartbeat=0.1)]
 
-    events, comments = parse(asyncio.run(read()))
+    events, comments = parse(run_async(read))
     assert text_of(events) == "ab\n" and events[-1].event == "complete" and comments >= 1
 
 
@@ -202,7 +247,7 @@ def test_cancelling_the_astream_task_cancels_the_chat(server, make_chat):
             await task
         return time.monotonic()
 
-    cancelled = asyncio.run(main())
+    cancelled = run_async(main)
     request = server.wait_for(1, timeout=1.0)[0]
     assert request.client_closed and time.monotonic() - cancelled < 1.0
     done = threading.Event()

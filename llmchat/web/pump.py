@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import threading
 from typing import AsyncIterator, Callable, Iterator
 
 __all__ = ["HEARTBEAT", "Pump"]
 
 HEARTBEAT = b": keep-alive\n\n"
+
+log = logging.getLogger("llmchat")
 
 Producer = Callable[[Callable[[bytes], None]], None]
 
@@ -63,6 +66,8 @@ class Pump:
         try:
             if not self.closed:
                 self._producer(self.put)
+        except Exception:
+            log.exception("the producer of %s failed; its body ends here", self._name)
         finally:
             self._done = True
             self._waiting = False
