@@ -148,3 +148,44 @@ def test_with_redis_the_store_mirrors_every_event_and_followers_read_redis(tmp_p
         assert from_redis == from_log and fold(from_redis)[-1] == ("assistant", "".join(PIECES), "complete")
     finally:
         llmchat.configure(broadcast=None)
+
+
+def test_the_example_app_runs_offline_with_one_command(tmp_path):
+    pytest.importorskip("flask")
+    import pathlib
+    import time
+
+    import requests
+    from browser import free_port
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path), "PORT": str(port),
+           "LLMCHAT_STORE": f"sqlite:///{tmp_path}/example.db"}
+    app = subprocess.Popen([sys.executable, str(root / "examples" / "web_chat" / "app.py")], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                created = requests.post(url + "/chats", allow_redirects=False, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the example app did not start"
+                time.sleep(0.1)
+        chat_url = url + created.headers["Location"]
+        requests.post(chat_url + "/messages", data={"content": "Hello"}, timeout=5)
+        events = []
+        with requests.get(chat_url + "/stream", params={"format": "json", "after": "0"}, stream=True,
+                          timeout=20) as body:
+            for line in body.iter_lines():
+                if line.startswith(b"event: "):
+                    events.append(line[7:].decode())
+                if events[-1:] == ["end_message"] and len(events) > 3:
+                    break
+        assert events[:2] == ["new_message", "new_message"] and events.count("chunk") > 3
+        assert "Once upon a time" in requests.get(chat_url, timeout=5).text
+    finally:
+        app.terminate()
+        app.wait(10)
