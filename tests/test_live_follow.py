@@ -186,3 +186,25 @@ def test_redis_read_wakes_at_once(redis_url):
     hub.publish("r2", {"type": "chunk", "message_id": 1, "content": "hi"})
     reader.join(5)
     assert got[0][0][0]["content"] == "hi" and got[0][1] - sent < 0.1
+
+
+def test_a_gap_in_the_broadcast_is_healed_with_a_snapshot(recorded):
+    hub, chat = recorded
+
+    class Gappy:
+        """The recorded events, one of them lost, and in a shuffled order."""
+
+        def read(self, chat_id, after, timeout):
+            events = [e for e in hub.read(chat_id, after, 0) if e["seq"] != 5]
+            return events[::-1]
+
+        def can_replay(self, chat_id, after):
+            return True
+
+        def snapshot(self, chat_id):
+            return hub.snapshot(chat_id)
+
+    events = parse(b"".join(follow("c1", "2", broadcaster=Gappy(), idle=0)))
+    assert [e["event"] for e in events[:3]] == ["chunk", "chunk", "snapshot"]
+    assert [int(e["id"]) for e in events[:2]] == [3, 4] and int(events[2]["id"]) == hub.last_seq("c1")
+    assert fold(events)[-1]["content"] == "".join(PIECES)

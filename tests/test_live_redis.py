@@ -70,9 +70,9 @@ def deployment(redis_url, server, tmp_path):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     try:
         yield url, web, redis.Redis.from_url(redis_url)

@@ -42,6 +42,10 @@ _RENDERED: dict[tuple[int, str, int], tuple[dict, bytes]] = {}   # events render
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
 
 
+def _seq(event: dict) -> int:
+    return event["seq"]
+
+
 def encode(name: str | None, data: str | None, event_id: Any = None) -> bytes:
     """One SSE event; ``data`` None sends only the id (the client's position still moves).
 
@@ -151,6 +155,11 @@ class _Follower:
         self.after = 0
         self.quiet_since = self.last_sent = time.monotonic()
 
+    def _snapshot(self) -> bytes:
+        messages, seq = self.hub.snapshot(self.chat_id)
+        self.after = seq
+        return self.encode({"seq": seq, "type": "snapshot", "messages": messages})
+
     def opening(self) -> list[bytes]:
         self.after, snapshot = _start(self.hub, self.chat_id, self.last_event_id)
         out = [f"retry: {self.retry}\n\n".encode()]
@@ -181,10 +190,13 @@ class _Follower:
         """The bytes for a read's result, and whether the body should end (idle)."""
         now = time.monotonic()
         out = []
-        for event in events:
-            if event["seq"] > self.after:
+        for event in sorted(events, key=_seq):
+            if event["seq"] == self.after + 1:
                 self.after = event["seq"]
                 out.append(self.encode(event))
+            elif event["seq"] > self.after:      # a gap the broadcaster should never leave: start over whole
+                out.append(self._snapshot())     # (and read on from the snapshot's position)
+                break
         if out:
             self.quiet_since = self.last_sent = now
             return out, False
