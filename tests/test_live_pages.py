@@ -146,6 +146,9 @@ def test_connection_cut_mid_answer_resumes_without_gap_or_duplicate(site, tab, p
 def test_two_answers_in_a_row(site, tab, path):
     chat_id, page = start_answer(site, tab, path, Reply(text=WORDS[:10], delay=0.02))
     wait_for_text(page, f"#message_{message_id(site, chat_id)}_content", "".join(WORDS[:10]))
+    # the first answer has ended (see test_live_store: a message added while an answer's last events are
+    # still unflushed gets a position the answer already used)
+    page.wait_for_function("() => !document.querySelector('#messages .status')", timeout=10000)
     site.server.queue(Reply(text=WORDS[10:20], delay=0.02))
     page.fill("#content", "More")
     page.click("button[type=submit]")

@@ -19,7 +19,6 @@ import flask
 import llmchat
 import llmchat.live
 import llmchat.sse
-from llmchat.live.render import messages_html
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TURBO_STREAM = "text/vnd.turbo-stream.html"
@@ -64,60 +63,47 @@ def chat_ids(store: Any) -> list[str]:
     return [row[0] for row in store.backend.read("SELECT id FROM llmchat_chats ORDER BY created_at DESC")]
 
 
-def create_app(store: Any, chat_arguments: dict[str, Any], *, heartbeat: float = 15.0,
-               idle: float = 60.0) -> flask.Flask:
-    """The app: ``store`` keeps the chats (``llmchat.store()``), ``chat_arguments`` make new ones."""
-    app = flask.Flask(__name__, static_folder=os.path.join(HERE, "static"),
-                      template_folder=os.path.join(HERE, "templates"))
-    app.extensions["faults"] = faults = Faults()
+class WebChat:
+    """The views: the list of chats, a chat page (Turbo, htmx 2, htmx 4), posting a message, the stream."""
 
-    def exists(chat_id: str) -> bool:
+    def __init__(self, store: Any, chat_arguments: dict[str, Any], heartbeat: float, idle: float) -> None:
+        self.store, self.chat_arguments = store, chat_arguments
+        self.heartbeat, self.idle = heartbeat, idle
+        self.faults = Faults()
+
+    def exists(self, chat_id: str) -> bool:
         try:
-            store.snapshot(chat_id)
+            self.store.snapshot(chat_id)
         except LookupError:
             return False
         return True
 
-    def title(chat_id: str) -> str:
-        messages = store.snapshot(chat_id).messages
+    def title(self, chat_id: str) -> str:
+        messages = self.store.snapshot(chat_id).messages
         return next((m["content"] for m in messages if m["role"] == "user"), "(new chat)")
 
-    @app.get("/")
-    def index() -> Any:
-        return flask.render_template("index.html", chats=[(i, title(i)) for i in chat_ids(store)])
+    def index(self) -> Any:
+        return flask.render_template("index.html", chats=[(i, self.title(i)) for i in chat_ids(self.store)])
 
-    @app.post("/chats")
-    def create_chat() -> Any:
-        return flask.redirect(flask.url_for("show", chat_id=store.create_chat(**chat_arguments).id), 303)
+    def create_chat(self) -> Any:
+        chat = self.store.create_chat(**self.chat_arguments)
+        return flask.redirect(flask.url_for("show", chat_id=chat.id), 303)
 
-    def _page(chat_id: str, template: str) -> Any:
-        if not exists(chat_id):
+    def show(self, chat_id: str, template: str = "chat.html") -> Any:
+        if not self.exists(chat_id):
             flask.abort(404)
-        page = llmchat.live.page(chat_id, store=store)
+        page = llmchat.live.page(chat_id, store=self.store)    # the messages and the position they include
         return flask.render_template(template, chat_id=chat_id, page=page)
 
-    @app.get("/chats/<chat_id>")
-    def show(chat_id: str) -> Any:
-        return _page(chat_id, "chat.html")
-
-    @app.get("/chats/<chat_id>/htmx2")
-    def show_htmx2(chat_id: str) -> Any:
-        return _page(chat_id, "chat_htmx2.html")
-
-    @app.get("/chats/<chat_id>/htmx4")
-    def show_htmx4(chat_id: str) -> Any:
-        return _page(chat_id, "chat_htmx4.html")
-
-    @app.post("/chats/<chat_id>/messages")
-    def post_message(chat_id: str) -> Any:
-        if not exists(chat_id):
+    def post_message(self, chat_id: str) -> Any:
+        if not self.exists(chat_id):
             flask.abort(404)
         text = (flask.request.form.get("content") or "").strip()
         if text:
-            chat = store.load_chat(chat_id)
+            chat = self.store.load_chat(chat_id)
             chat.add_message("user", text)     # saved and broadcast at once: every open page shows it
             chat.complete_later()              # a background job answers (threads, or RQ workers)
-        form = flask.render_template("form.html", chat_id=chat_id)
+        form = flask.render_template("form.html", chat_id=chat_id, htmx=bool(flask.request.headers.get("HX-Request")))
         if flask.request.headers.get("HX-Request"):
             return form
         if TURBO_STREAM in flask.request.headers.get("Accept", ""):
@@ -125,18 +111,31 @@ def create_app(store: Any, chat_arguments: dict[str, Any], *, heartbeat: float =
             return flask.Response(stream, content_type=TURBO_STREAM)
         return flask.redirect(flask.url_for("show", chat_id=chat_id), 303)
 
-    @app.get("/chats/<chat_id>/stream")
-    def stream(chat_id: str) -> Any:
-        if not exists(chat_id):
+    def stream(self, chat_id: str) -> Any:
+        if not self.exists(chat_id):
             flask.abort(404)
-        if faults.take_failure():
+        if self.faults.take_failure():
             return flask.Response("try again", status=503)
         position = flask.request.headers.get("Last-Event-ID") or flask.request.args.get("after")
         body = llmchat.sse.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
-                                  store=store, heartbeat=heartbeat, idle=idle)
-        return flask.Response(_cuttable(body, faults), headers=llmchat.sse.HEADERS)
+                                  store=self.store, heartbeat=self.heartbeat, idle=self.idle)
+        return flask.Response(_cuttable(body, self.faults), headers=llmchat.sse.HEADERS)
 
-    app.jinja_env.globals["messages_html"] = messages_html
+
+def create_app(store: Any, chat_arguments: dict[str, Any], *, heartbeat: float = 15.0,
+               idle: float = 60.0) -> flask.Flask:
+    """The app: ``store`` keeps the chats (``llmchat.store()``), ``chat_arguments`` make new ones."""
+    app = flask.Flask(__name__, static_folder=os.path.join(HERE, "static"),
+                      template_folder=os.path.join(HERE, "templates"))
+    views = WebChat(store, chat_arguments, heartbeat, idle)
+    app.extensions["faults"] = views.faults
+    app.add_url_rule("/", "index", views.index)
+    app.add_url_rule("/chats", "create_chat", views.create_chat, methods=["POST"])
+    app.add_url_rule("/chats/<chat_id>", "show", views.show)
+    app.add_url_rule("/chats/<chat_id>/htmx2", "show_htmx2", views.show, defaults={"template": "chat_htmx2.html"})
+    app.add_url_rule("/chats/<chat_id>/htmx4", "show_htmx4", views.show, defaults={"template": "chat_htmx4.html"})
+    app.add_url_rule("/chats/<chat_id>/messages", "post_message", views.post_message, methods=["POST"])
+    app.add_url_rule("/chats/<chat_id>/stream", "stream", views.stream)
     return app
 
 
