@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from llmchat.storage import Store
 
-__all__ = ["Broadcaster", "StoreLog", "decode_row", "encode_chunks"]
+__all__ = ["Broadcaster", "Feed", "StoreLog", "chunk_event", "decode_row", "encode_chunks"]
 
 _KEEP = 50_000          # events per chat kept in memory for this process's readers
 
@@ -64,16 +64,82 @@ class Broadcaster(Protocol):
     def read(self, chat_id: str, after: int, timeout: float) -> list[dict]: ...
 
 
-class _Feed:
-    """One chat's events in this process: ``pending`` awaits the next flush, ``recent`` serves readers."""
+class Feed:
+    """One chat's events in this process, for its readers: compact, because it grows once per chunk.
 
-    __slots__ = ("pending", "recent", "seqs", "waiting")
+    ``items`` holds full event dicts (with ``seq``) and chunk items: a str (a chunk with only
+    content) or a dict without ``seq`` (``content``/``thinking``/``tool_calls``). ``marks`` says
+    where a run of consecutive positions starts: ``(index, seq, message_id)``; a chunk item's
+    position and message follow from the mark before it. ``offset`` counts items dropped from the front.
+    """
+
+    __slots__ = ("items", "lock", "marks", "offset", "waiting")
 
     def __init__(self) -> None:
-        self.pending: list[dict] = []
-        self.recent: list[dict] = []
-        self.seqs: list[int] = []
+        self.items: list[Any] = []
+        self.marks: list[tuple[int, int, Any]] = []
+        self.offset = 0
+        self.lock = threading.Lock()        # readers and trim(); the writer's appends need none
         self.waiting = 0
+
+    def add(self, event: dict) -> None:
+        """A full event (it starts a run: the chunks after it belong to its message)."""
+        with self.lock:
+            self.marks.append((self.offset + len(self.items), event["seq"], event.get("message_id")))
+            self.items.append(event)
+
+    def last(self) -> int:
+        """The position of the last event held (0 when none)."""
+        if not self.marks:
+            return 0
+        index, seq, _ = self.marks[-1]
+        return seq + self.offset + len(self.items) - 1 - index
+
+    def trim(self, keep: int = _KEEP) -> None:
+        """Drop the oldest items beyond ``keep`` (readers then go to the store for them)."""
+        if len(self.items) > keep:
+            with self.lock:
+                drop = len(self.items) - keep // 2
+                del self.items[:drop]
+                self.offset += drop
+
+    def after(self, after: int) -> list[dict] | None:
+        """The events after position ``after`` when this feed holds all of them (no gap), else None."""
+        with self.lock:
+            marks, offset = self.marks[:], self.offset
+            total = offset + len(self.items)
+            k = bisect.bisect_right([m[1] for m in marks], after + 1) - 1
+            if k < 0:
+                return None
+            index, seq, _ = marks[k]
+            start = index + after + 1 - seq
+            end = marks[k + 1][0] if k + 1 < len(marks) else total
+            if start >= min(end, total) or start < offset:
+                return None
+            items = self.items[start - offset:total - offset]
+        marks = marks[k:]
+        for (i0, s0, _), (i1, s1, _) in zip(marks, marks[1:]):
+            if s1 != s0 + i1 - i0:
+                return None         # a gap: events of another process in between
+        out, j = [], 0
+        for absolute, item in enumerate(items, start):
+            while j + 1 < len(marks) and marks[j + 1][0] <= absolute:
+                j += 1
+            if isinstance(item, dict) and "seq" in item:
+                out.append(item)
+            else:
+                out.append(chunk_event(marks[j][1] + absolute - marks[j][0], marks[j][2], item))
+        return out
+
+
+def chunk_event(seq: int, message_id: Any, item: Any) -> dict:
+    """The event dict of one chunk item (a str of content, or a dict of content/thinking/tool_calls)."""
+    event = {"seq": seq, "type": "chunk", "message_id": message_id}
+    if isinstance(item, str):
+        event["content"] = item
+    else:
+        event.update(item)
+    return event
 
 
 class StoreLog:
@@ -87,55 +153,47 @@ class StoreLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._feeds: dict[str, _Feed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._cond = threading.Condition()
 
-    def _feed(self, chat_id: str) -> _Feed:
+    def feed(self, chat_id: str) -> Feed:
+        """This process's feed of a chat (the store writer appends to it directly)."""
         feed = self._feeds.get(chat_id)
         if feed is None:
-            feed = self._feeds.setdefault(chat_id, _Feed())
+            feed = self._feeds.setdefault(chat_id, Feed())
         return feed
 
     def publish(self, chat_id: str, event: dict) -> None:
-        """Buffer ``event`` for the next flush and wake this process's readers."""
-        feed = self._feeds.get(chat_id) or self._feed(chat_id)
-        feed.pending.append(event)
-        self._remember(feed, event)
+        """Log ``event`` and wake the readers (the store writer itself batches chunks into its flushes)."""
+        with self.store.backend.tx() as q:
+            payload = {k: v for k, v in event.items() if k not in ("seq", "type")}
+            q("INSERT INTO llmchat_events (chat_id, seq, type, payload) VALUES (?, ?, ?, ?)",
+              (chat_id, event["seq"], event["type"], json.dumps(payload)))
+            q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ? AND last_seq < ?",
+              (event["seq"], chat_id, event["seq"]))
+        self.stored(chat_id, event)
 
     def stored(self, chat_id: str, event: dict) -> None:
-        """An event the writer has already written to the log: only wake the readers."""
-        self._remember(self._feeds.get(chat_id) or self._feed(chat_id), event)
-
-    def _remember(self, feed: _Feed, event: dict) -> None:
-        feed.recent.append(event)
-        feed.seqs.append(event["seq"])
-        if len(feed.seqs) > _KEEP:
-            del feed.recent[: _KEEP // 2], feed.seqs[: _KEEP // 2]
+        """An event already written to the log: hold it for this process's readers and wake them."""
+        feed = self.feed(chat_id)
+        feed.add(event)
         if feed.waiting:
-            with self._cond:
-                self._cond.notify_all()
+            self.wake()
 
-    def take(self, chat_id: str) -> list[dict]:
-        """The buffered events of a chat, removed from the buffer (the store's flush writes them)."""
-        feed = self._feeds.get(chat_id)
-        if feed is None or not feed.pending:
-            return []
-        pending = feed.pending
-        n = len(pending)            # appends from the streaming thread go after n: nothing is lost
-        batch = pending[:n]
-        del pending[:n]
-        return batch
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     def read(self, chat_id: str, after: int, timeout: float) -> list[dict]:
         """Events with ``seq > after`` in order; waits up to ``timeout`` seconds when there are none yet."""
-        feed = self._feed(chat_id)
+        feed = self.feed(chat_id)
         deadline = time.monotonic() + max(0.0, timeout)
         next_poll = 0.0
         while True:
-            events = self._from_memory(feed, after)
+            events = feed.after(after)
             if events is None and time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + self.poll_interval
-                if self.store.position(chat_id) > after or self._has_unflushed(feed, after):
+                if self.store.position(chat_id) > after or feed.last() > after:
                     events = self._from_log(feed, chat_id, after)
             if events:
                 return events
@@ -145,63 +203,37 @@ class StoreLog:
             with self._cond:
                 feed.waiting += 1
                 try:
-                    if self._from_memory(feed, after) is None:     # published since the check: no lost wake-up
+                    if feed.after(after) is None:     # published since the check: no lost wake-up
                         self._cond.wait(min(left, self.poll_interval))
                 finally:
                     feed.waiting -= 1
 
-    @staticmethod
-    def _has_unflushed(feed: _Feed, after: int) -> bool:
-        return bool(feed.seqs) and feed.seqs[-1] > after
-
-    @staticmethod
-    def _from_memory(feed: _Feed, after: int) -> list[dict] | None:
-        """This process's events after ``after`` when it holds all of them (one writer, no gap), else None."""
-        seqs = feed.seqs
-        if not seqs or seqs[-1] <= after:
-            return None
-        i = bisect.bisect_right(seqs, after)
-        if seqs[i] != after + 1 or seqs[-1] - seqs[i] != len(seqs) - 1 - i:
-            return None
-        return feed.recent[i:]
-
-    def _from_log(self, feed: _Feed, chat_id: str, after: int) -> list[dict]:
+    def _from_log(self, feed: Feed, chat_id: str, after: int) -> list[dict]:
         """The flushed events from the store, then this process's unflushed ones that follow them."""
         events = self.store.events(chat_id, after)
         last = events[-1]["seq"] if events else after
-        tail = self._from_memory(feed, last) or []
-        return events + tail
+        return events + (feed.after(last) or [])
 
 
-def encode_chunks(events: list[dict]) -> tuple[int, str]:
-    """The log row for a flush's chunk events: ``(last seq, JSON payload)``.
+def encode_chunks(message_id: Any, first: int, items: list[Any]) -> str:
+    """The log row payload of a flush's chunk items (positions ``first``, ``first + 1``...).
 
-    >>> encode_chunks([{"seq": 3, "type": "chunk", "message_id": "m", "content": "Hi"}])
-    (3, '{"message_id": "m", "items": [[3, "Hi", null, null]]}')
+    >>> encode_chunks("m", 3, ["Hi", {"thinking": "hm"}])
+    '{"message_id": "m", "first": 3, "items": ["Hi", {"thinking": "hm"}]}'
     """
-    items = [[e["seq"], e.get("content"), e.get("thinking"), e.get("tool_calls")] for e in events]
-    return events[-1]["seq"], json.dumps({"message_id": events[0]["message_id"], "items": items})
+    return json.dumps({"message_id": message_id, "first": first, "items": items})
 
 
 def decode_row(seq: int, kind: str, payload: str, after: int) -> list[dict]:
     """The events one log row holds, those after ``after``.
 
-    >>> decode_row(3, "chunks", '{"message_id": "m", "items": [[2, "H", null, null], [3, "i", null, null]]}', 2)
-    [{'seq': 3, 'type': 'chunk', 'message_id': 'm', 'content': 'i'}]
+    >>> decode_row(4, "chunks", '{"message_id": "m", "first": 3, "items": ["H", {"content": "i"}]}', 3)
+    [{'seq': 4, 'type': 'chunk', 'message_id': 'm', 'content': 'i'}]
     """
     data: Any = json.loads(payload)
     if kind != "chunks":
         data.update(seq=seq, type=kind)
         return [data]
-    out = []
-    for n, content, thinking, calls in data["items"]:
-        if n > after:
-            event = {"seq": n, "type": "chunk", "message_id": data["message_id"]}
-            if content is not None:
-                event["content"] = content
-            if thinking is not None:
-                event["thinking"] = thinking
-            if calls is not None:
-                event["tool_calls"] = calls
-            out.append(event)
-    return out
+    first = data["first"]
+    return [chunk_event(first + i, data["message_id"], item) for i, item in enumerate(data["items"])
+            if first + i > after]

@@ -118,6 +118,8 @@ def complete_later(chat: Any) -> Any:
     if not answered:
         raise ConfigurationError("complete_later(): the chat has no message to answer; add_message() first")
     writer.save_config()
+    with writer.store.backend.tx() as q:      # asking again lifts an earlier cancel request
+        q("UPDATE llmchat_chats SET cancel_at = NULL WHERE id = ?", (chat.id,))
     return queue().enqueue(writer.store, chat.id, answered[-1].id)
 
 

@@ -51,9 +51,9 @@ def _as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
-def _wait_port(port: int, timeout: float = 20.0) -> bool:
+def _wait_port(port: int, timeout: float = 20.0, process: subprocess.Popen | None = None) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return True
@@ -103,13 +103,20 @@ def redis_url():
     server = shutil.which("redis-server")
     if not server:
         missing("redis-server is not installed (Debian: apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--protected-mode", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = os.path.join(tempfile.mkdtemp(prefix="llmchat-redis-"), "redis.log")
+    for _attempt in range(3):            # a free port can be taken by someone else before redis binds it
+        port = free_port()
+        process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--protected-mode", "no", "--logfile", log],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if _wait_port(port, 30.0, process):
+            break
+        process.kill()
+        process.wait()
+    else:
+        with open(log) as f:
+            pytest.fail(f"redis-server did not start: {f.read()[-500:]}")
     try:
-        if not _wait_port(port):
-            pytest.fail("redis-server did not start")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()

@@ -314,3 +314,30 @@ def test_import_llmchat_loads_no_store_module():
            "'psycopg', 'redis', 'rq', 'llmchat.jobs', 'llmchat.broadcast'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_readers_in_the_same_process_get_each_chunk_at_once(store_url, server):
+    store = llmchat.store(store_url)
+    chat = store.create_chat("gpt-4.1-mini", base_url=server.url("chat_completions"),
+                             protocol="chat_completions", api_key=KEY)
+    chat.add_message("user", "Go")
+    position = store.snapshot(chat.id).position
+    produced, received = {}, {}
+
+    def read():
+        after = position
+        while True:
+            for event in store.log.read(chat.id, after, timeout=5):
+                received.setdefault(event.get("content"), time.monotonic())
+                after = event["seq"]
+                if event["type"] == "end_message":
+                    return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    server.queue(Reply(text=[f"c{i}" for i in range(30)], delay=0.03))
+    chat.complete(on_chunk=lambda c: produced.setdefault(c.content, time.monotonic()))
+    reader.join(10)
+    lags = sorted(received[text] - produced[text] for text in produced if text)
+    assert len(lags) == 30
+    assert lags[len(lags) // 2] < 0.02 and lags[-1] < store.flush      # woken at once, not at the next flush

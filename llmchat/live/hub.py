@@ -59,6 +59,16 @@ class Mirrored:
         return getattr(self.local, name)
 
 
+class _Quiet:
+    """A remote broadcaster whose failures are logged, never raised into the answer."""
+
+    def __init__(self, remote: Any) -> None:
+        self.remote = remote
+
+    def publish(self, chat_id: Any, event: dict) -> None:
+        Mirrored(None, self.remote)._mirror(chat_id, event)
+
+
 def attach_broadcast(store: Any) -> None:
     """Set ``store.broadcaster`` (what followers read) from ``LLMCHAT_BROADCAST``; mirror the log to it."""
     url = _url()
@@ -66,7 +76,10 @@ def attach_broadcast(store: Any) -> None:
         store.broadcaster = store.log
         return
     remote = _redis(url, snapshot=store.snapshot)
-    store.log = Mirrored(store.log, remote)
+    store.log = Mirrored(store.log, remote)            # message events (the writer's stored() calls)
+    publishers = getattr(store, "publishers", None)
+    if publishers is not None:
+        publishers.append(_Quiet(remote))              # chunk events
     store.broadcaster = remote
 
 

@@ -28,7 +28,8 @@ from typing import Any, NamedTuple
 from llmchat.config import Secret, settings
 from llmchat.errors import ConfigurationError
 from llmchat.storage.rows import ChatNotFoundError, WorkerLostError, build_chat, chat_config, message_from_row
-from llmchat.storage.writer import LOST, ChatBusyError, Writer
+from llmchat.storage.turns import ChatBusyError
+from llmchat.storage.writer import LOST, Writer
 
 __all__ = ["ChatBusyError", "ChatNotFoundError", "Snapshot", "Store", "WorkerLostError", "store"]
 
@@ -79,6 +80,7 @@ class Store:
         self.pid = os.getpid()
         self.backend = _backend(parts, urllib.parse.urlencode(query))
         self.log = StoreLog(self)
+        self.publishers: list[Any] = []     # further Broadcasters the writers publish every event to
         from llmchat.live.hub import attach_broadcast
 
         attach_broadcast(self)      # LLMCHAT_BROADCAST=redis://...: the log mirrored to Redis
@@ -143,6 +145,8 @@ class Store:
                     q("UPDATE llmchat_messages SET status = 'incomplete', error_type = 'WorkerLostError',"
                       " error = ?, lease_until = NULL WHERE chat_id = ? AND status = 'streaming'", (LOST, chat_id))
                     return
+                if not q("SELECT 1 FROM llmchat_chats WHERE id = ?", (chat_id,)):
+                    raise ChatNotFoundError(f"no stored chat with id {chat_id!r} in this store")
             if time.monotonic() >= deadline:
                 raise ChatBusyError(f"chat {chat_id} is being answered by another worker; wait for it to end, "
                                     f"or chat.cancel() it")
@@ -232,7 +236,7 @@ class _Flusher:
 
     def _run(self) -> None:
         while True:
-            time.sleep(self.store.flush)
+            time.sleep(self.store.flush / 4)      # each writer writes at most once per `flush` seconds
             with self.lock:
                 writers = list(self.writers)
             if not writers:

@@ -37,6 +37,7 @@ class Postgres:
             raise ConfigurationError("a postgresql:// store needs psycopg 3: pip install 'llmchat[postgres]'") from None
         self._psycopg = psycopg
         self._url = url
+        self.writes = 0                 # write transactions begun by this process (the speed check counts them)
         self._local = threading.local()
         self._sql: dict[str, str] = {}
         with self.tx() as q:
@@ -63,6 +64,7 @@ class Postgres:
     def tx(self, write: bool = True) -> Iterator[Query]:
         """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
         conn = self._conn()
+        self.writes += write
         with conn.transaction(), conn.cursor() as cursor:
             if not write:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

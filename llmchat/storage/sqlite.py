@@ -32,6 +32,7 @@ class SQLite:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.writes = 0                 # write transactions begun by this process (the speed check counts them)
         self._local = threading.local()
         with self.tx() as q:
             migrate(q, lambda name: bool(q("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))))
@@ -51,6 +52,7 @@ class SQLite:
         """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        self.writes += write
 
         def q(sql: str, params: tuple = ()) -> list[Any]:
             return conn.execute(sql, params).fetchall()

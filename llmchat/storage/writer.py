@@ -9,10 +9,12 @@
   and message (tokens, finish reason, tool calls, thinking included).
 
 A turn holds the chat's lock (``lock_owner``/``lock_until`` on the chat row, renewed by the
-flusher), so two workers never answer one chat at once: the second gets :class:`ChatBusyError`.
+flusher), so two workers never answer one chat at once: the second gets :class:`ChatBusyError`
+(see :mod:`llmchat.storage.turns`).
 
->>> str(ChatBusyError("chat c1 is being answered elsewhere"))
-'chat c1 is being answered elsewhere'
+>>> from llmchat.events import ChunkReceived
+>>> ChunkReceived.__name__        # the one event the hot path handles before any other
+'ChunkReceived'
 """
 
 from __future__ import annotations
@@ -21,35 +23,36 @@ import json
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from llmchat.broadcast import encode_chunks
-from llmchat.errors import Error
+from llmchat.broadcast import chunk_event, encode_chunks
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
-from llmchat.storage.rows import chat_config, message_dict
+from llmchat.storage.rows import message_dict
+from llmchat.storage.turns import ChatBusyError, TurnLock
 
 if TYPE_CHECKING:
     from llmchat.storage import Store
 
-__all__ = ["ChatBusyError", "Writer"]
+__all__ = ["ChatBusyError", "Writer"]  # ChatBusyError: from llmchat.storage.turns
 
 LOST = ("the worker answering this message stopped before the answer ended (no sign of life since its "
         "last save); chat.complete() asks again")
 
 
-class ChatBusyError(Error):
-    """Another worker is answering this chat now (two answers must not interleave).
+def _item(chunk: Any) -> dict:
+    """A chunk with more than content, as the dict its event carries."""
+    item: dict[str, Any] = {}
+    if chunk.content is not None:
+        item["content"] = chunk.content
+    if chunk.thinking is not None:
+        item["thinking"] = chunk.thinking
+    if chunk.tool_calls:
+        item["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments}
+                              for c in chunk.tool_calls.values()]
+    return item
 
-    >>> issubclass(ChatBusyError, Error)
-    True
-    """
 
-
-def _calls(chunk: Any) -> list[dict]:
-    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in chunk.tool_calls.values()]
-
-
-class Writer:
+class Writer(TurnLock):
     """Attached to a stored chat as its listener; see the module docstring."""
 
     def __init__(self, store: Store, chat: Any, known: dict[str, int], owner: str | None = None) -> None:
@@ -62,25 +65,39 @@ class Writer:
         self.row: dict[str, Any] = {}
         self.owner = owner or uuid.uuid4().hex
         self.held = 0
+        self.released = False
         self.renew_at = 0.0
         self.turn_started = time.time()
         self.config_text = ""
         self.writes = 0                     # transactions written (the speed check counts them)
+        self.last_write = 0.0
         self.remote_cancel = False
-        self.publish = store.log.publish
+        self.feed = store.log.feed(chat.id)
+        self.items = self.feed.items        # this process's readers see every chunk at once
+        self.pending: list[Any] = []        # chunk items not yet flushed (positions self.seq + 1, ...)
+        self.publishers = store.publishers  # further broadcasters (each gets every event)
+        self.live = 0                       # position of the last event given to them
         if owner is not None:
             self._hold()
 
     # ------------------------------------------------------------------ the listener
     def __call__(self, event: Any) -> None:
-        if event.__class__ is ChunkReceived:
+        if event.__class__ is ChunkReceived:       # the hot path: two appends, no dict for a content chunk
             chunk = event.chunk
             if chunk.content is not None and chunk.thinking is None and not chunk.tool_calls:
-                self.seq += 1
-                self.publish(self.chat_id, {"seq": self.seq, "type": "chunk", "message_id": self.message_id,
-                                            "content": chunk.content})
+                item: Any = chunk.content
             elif chunk.content is not None or chunk.thinking is not None or chunk.tool_calls:
-                self._chunk(chunk)
+                item = _item(chunk)
+            else:
+                return
+            self.pending.append(item)
+            self.items.append(item)
+            if self.feed.waiting:
+                self.store.log.wake()
+            if self.publishers:
+                seq = self.seq + len(self.pending)      # this chunk's position (pending: self.seq + 1, ...)
+                for publisher in self.publishers:
+                    publisher.publish(self.chat_id, chunk_event(seq, self.message_id, item))
         elif isinstance(event, MessageStarted):
             self._start(event.message)
         elif isinstance(event, MessageEnded):
@@ -88,20 +105,10 @@ class Writer:
         elif isinstance(event, MessageAdded):
             self.save()
 
-    def _chunk(self, chunk: Any) -> None:
-        self.seq += 1
-        event: dict[str, Any] = {"seq": self.seq, "type": "chunk", "message_id": self.message_id}
-        if chunk.content is not None:
-            event["content"] = chunk.content
-        if chunk.thinking is not None:
-            event["thinking"] = chunk.thinking
-        if chunk.tool_calls:
-            event["tool_calls"] = _calls(chunk)
-        self.publish(self.chat_id, event)
-
     # ------------------------------------------------------------------ synchronous saves
     def _tx(self) -> Any:
         self.writes += 1
+        self.last_write = time.time()
         return self.store.backend.tx()
 
     def save(self) -> None:
@@ -156,32 +163,49 @@ class Writer:
             self.save()
             self.message_id = message.id
 
+    def _take(self) -> tuple[int, list[Any]]:
+        """The chunk items streamed since the last flush, and the position of the first (call under the lock)."""
+        pending = self.pending
+        n = len(pending)            # the streaming thread appends after n meanwhile: nothing is lost
+        batch = pending[:n]
+        del pending[:n]
+        first = self.seq + 1
+        self.seq += n
+        return first, batch
+
+    def _chunks(self, q: Any, first: int, batch: list[Any]) -> None:
+        q("INSERT INTO llmchat_events (chat_id, seq, type, payload) VALUES (?, ?, 'chunks', ?)",
+          (self.chat_id, first + len(batch) - 1, encode_chunks(self.message_id, first, batch)))
+
     def _end(self, message: Any) -> None:
         with self.lock:
-            batch = self.store.log.take(self.chat_id)
-            now = time.time()
+            first, batch = self._take()
             data = message_dict(message)
+            error = message.error if message.status != "complete" else None
             events = []
-            if message.status != "complete" and message.error is not None:
-                error = message.error
+            if error is not None:
                 self.seq += 1
                 events.append({"seq": self.seq, "type": "error", "message_id": message.id, "error": str(error),
                                "error_type": type(error).__name__, "partial": message.content or ""})
             self.seq += 1
             events.append({"seq": self.seq, "type": "end_message", "message_id": message.id, "message": data})
-            error = message.error if message.status != "complete" else None
+            last_of_turn = self.held == 1 and (error is not None or not message.tool_calls)
             with self._tx() as q:
                 if batch:
-                    q("INSERT INTO llmchat_events (chat_id, seq, type, payload) VALUES (?, ?, 'chunks', ?)",
-                      (self.chat_id, *encode_chunks(batch)))
+                    self._chunks(q, first, batch)
                 for event in events:
                     self._log(q, event)
                 q("UPDATE llmchat_messages SET status = ?, data = ?, seq = ?, lease_until = NULL, error_type = ?,"
                   " error = ?, updated_at = ? WHERE id = ?",
                   (message.status, json.dumps(data), self.seq, None if error is None else type(error).__name__,
-                   None if error is None else str(error), now, message.id))
+                   None if error is None else str(error), time.time(), message.id))
                 q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
+                if last_of_turn:      # the turn ends here: release the chat's lock in the same write
+                    q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
+                      (self.chat_id, self.owner))
+            self.released = last_of_turn
             self.message = self.message_id = None
+            self.feed.trim()
         for event in events:
             self.store.log.stored(self.chat_id, event)
 
@@ -189,11 +213,11 @@ class Writer:
     def tick(self, now: float) -> None:
         """Write what streamed since the last flush, renew the lease, and act on a cancel request."""
         with self.lock:
-            if not self.held:
-                return
-            batch = self.store.log.take(self.chat_id) if self.message is not None else []
-            if batch or now >= self.renew_at:
-                rows = self._flush(batch, now)
+            if not self.held or self.released or now - self.last_write < self.store.flush:
+                return              # never two writes of one answer within `flush` seconds
+            self.last_write = now
+            if self.pending or now >= self.renew_at:
+                rows = self._flush(now)
                 cancel_at = rows[0][0] if rows else now
             else:
                 cancel_at = self.store.backend.read("SELECT cancel_at FROM llmchat_chats WHERE id = ?",
@@ -202,87 +226,43 @@ class Writer:
             self.remote_cancel = True       # a cancel request (or the lock was lost): stop this answer
             self.chat.cancel()
 
-    def _flush(self, batch: list[dict], now: float) -> list[Any]:
+    def _flush(self, now: float) -> list[Any]:
         lease = now + self.store.lease
-        with self._tx() as q:
-            if batch:
-                self._content(batch)
-                last, payload = encode_chunks(batch)
-                q("INSERT INTO llmchat_events (chat_id, seq, type, payload) VALUES (?, ?, 'chunks', ?)",
-                  (self.chat_id, last, payload))
-                q("UPDATE llmchat_messages SET data = ?, seq = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                  (json.dumps(self.row), last, lease, now, self.message_id))
-                q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (last, self.chat_id))
-            elif self.message is not None:
-                q("UPDATE llmchat_messages SET lease_until = ? WHERE id = ?", (lease, self.message_id))
-            rows = q("UPDATE llmchat_chats SET lock_until = ? WHERE id = ? AND lock_owner = ? RETURNING cancel_at",
-                     (lease, self.chat_id, self.owner))
+        first, batch = self._take() if self.pending and self.message is not None else (0, [])
+        try:
+            with self._tx() as q:
+                if batch:
+                    row = self._content(batch)
+                    self._chunks(q, first, batch)
+                    q("UPDATE llmchat_messages SET data = ?, seq = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                      (json.dumps(row), self.seq, lease, now, self.message_id))
+                    q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
+                elif self.message is not None:
+                    q("UPDATE llmchat_messages SET lease_until = ? WHERE id = ?", (lease, self.message_id))
+                rows = q("UPDATE llmchat_chats SET lock_until = ? WHERE id = ? AND lock_owner = ?"
+                         " RETURNING cancel_at", (lease, self.chat_id, self.owner))
+        except BaseException:
+            self.pending[:0] = batch        # not written: the next flush takes it again
+            self.seq -= len(batch)
+            raise
+        if batch:
+            self.row = row
+            self.content, self.thinking = row["content"] or "", row["thinking"] or ""
         self.renew_at = now + self.store.lease * 0.3
         return rows
 
-    def _content(self, batch: list[dict]) -> None:
-        """The streaming row's content, thinking and tool calls so far, from the events of a flush."""
-        text = [e["content"] for e in batch if "content" in e]
-        if text:
-            self.content += "".join(text)
-            self.row["content"] = self.content
-        thinking = [e["thinking"] for e in batch if "thinking" in e]
-        if thinking:
-            self.thinking += "".join(thinking)
-            self.row["thinking"] = self.thinking
-        for event in batch:
-            for call in event.get("tool_calls", ()):
-                self.calls[call["id"]] = call
-        if self.calls:
-            self.row["tool_calls"] = list(self.calls.values())
-
-    # ------------------------------------------------------------------ the chat's lock
-    def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
-        """The spine's chunks, with this chat locked and its configuration saved for the whole turn."""
-        self.acquire()
+    def _content(self, batch: list[Any]) -> dict[str, Any]:
+        """The streaming row with the chunk items of a flush added (content, thinking, tool calls)."""
+        row = dict(self.row)
         try:
-            self.turn_started = time.time()
-            self.remote_cancel = False
-            self.save_config()
-            yield from chunks
-        finally:
-            self.release()
-
-    def acquire(self, wait: float = 0.0) -> None:
-        """Take the chat's lock, waiting up to ``wait`` seconds; :class:`ChatBusyError` when it stays taken."""
-        if self.held:
-            self.held += 1
-            return
-        self.store.lock(self.chat_id, self.owner, wait)
-        self._hold()
-
-    def _hold(self) -> None:
-        self.held = 1
-        self.renew_at = time.time() + self.store.lease * 0.3
-        self.store.flusher.add(self)
-
-    def release(self) -> None:
-        with self.lock:
-            self.held -= 1
-            if self.held:
-                return
-            self.store.flusher.discard(self)
-            with self._tx() as q:
-                q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
-                  (self.chat_id, self.owner))
-
-    def save_config(self) -> None:
-        """Save the chat's settings (model, options, tools...) when they changed, for workers that load it."""
-        self.store.remember(self.chat)
-        text = json.dumps(chat_config(self.chat), sort_keys=True)
-        if text != self.config_text:
-            with self._tx() as q:
-                q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (text, self.chat_id))
-            self.config_text = text
-
-    def request_cancel(self) -> None:
-        """Store a cancel request; the worker answering this chat (any thread or process) stops within a flush."""
-        if self.remote_cancel:
-            return
-        with self._tx() as q:
-            q("UPDATE llmchat_chats SET cancel_at = ? WHERE id = ?", (time.time(), self.chat_id))
+            content, thinking = self.content + "".join(batch), self.thinking     # the common case: only content
+        except TypeError:
+            content = self.content + "".join(i if isinstance(i, str) else i.get("content", "") for i in batch)
+            thinking = self.thinking + "".join(i.get("thinking", "") for i in batch if isinstance(i, dict))
+            for item in batch:
+                for call in item.get("tool_calls", ()) if isinstance(item, dict) else ():
+                    self.calls[call["id"]] = call
+        row.update(content=content or None, thinking=thinking or None)
+        if self.calls:
+            row["tool_calls"] = list(self.calls.values())
+        return row

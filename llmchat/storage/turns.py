@@ -1,0 +1,99 @@
+"""A stored chat's turn: the chat's lock (one answer at a time), its saved settings, cancel requests.
+
+The lock is two columns of the chat row, ``lock_owner`` and ``lock_until``: a lease that the store's
+flusher renews while the turn runs (tools included). A worker that dies stops renewing it, so the
+next one takes the chat once the lease has run out.
+
+>>> str(ChatBusyError("chat c1 is being answered elsewhere"))
+'chat c1 is being answered elsewhere'
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+
+from llmchat.errors import Error
+from llmchat.storage.rows import chat_config
+
+__all__ = ["ChatBusyError", "TurnLock"]
+
+
+class ChatBusyError(Error):
+    """Another worker is answering this chat now (two answers must not interleave).
+
+    >>> issubclass(ChatBusyError, Error)
+    True
+    """
+
+
+class TurnLock:
+    """Mixed into :class:`llmchat.storage.writer.Writer`: the lock and the settings of a turn."""
+
+    store: Any
+    chat: Any
+    chat_id: str
+    owner: str
+    held: int
+    released: bool
+    lock: Any
+    config_text: str
+    remote_cancel: bool
+    turn_started: float
+    renew_at: float
+
+    def _tx(self) -> Any:
+        raise NotImplementedError
+
+    def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
+        """The spine's chunks, with this chat locked and its configuration saved for the whole turn."""
+        self.acquire()
+        try:
+            self.turn_started = time.time()
+            self.remote_cancel = False
+            self.save_config()
+            yield from chunks
+        finally:
+            self.release()
+
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the chat's lock, waiting up to ``wait`` seconds; :class:`ChatBusyError` when it stays taken."""
+        if self.held:
+            self.held += 1
+            return
+        self.store.lock(self.chat_id, self.owner, wait)
+        self._hold()
+
+    def _hold(self) -> None:
+        self.held, self.released = 1, False
+        self.renew_at = time.time() + self.store.lease * 0.3
+        self.store.flusher.add(self)
+
+    def release(self) -> None:
+        with self.lock:
+            self.held -= 1
+            if self.held:
+                return
+            self.store.flusher.discard(self)
+            if self.released:           # already released with the turn's last write
+                return
+            with self._tx() as q:
+                q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
+                  (self.chat_id, self.owner))
+
+    def save_config(self) -> None:
+        """Save the chat's settings (model, options, tools...) when they changed, for workers that load it."""
+        self.store.remember(self.chat)
+        text = json.dumps(chat_config(self.chat), sort_keys=True)
+        if text != self.config_text:
+            with self._tx() as q:
+                q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (text, self.chat_id))
+            self.config_text = text
+
+    def request_cancel(self) -> None:
+        """Store a cancel request; the worker answering this chat (any thread or process) stops within a flush."""
+        if self.remote_cancel:
+            return
+        with self._tx() as q:
+            q("UPDATE llmchat_chats SET cancel_at = ? WHERE id = ?", (time.time(), self.chat_id))
