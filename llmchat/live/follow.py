@@ -38,7 +38,7 @@ from llmchat.live.render import FORMATS, Partial, message_html, messages_html, r
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
-_RENDERED: dict[tuple[int, str, int], tuple[dict, bytes]] = {}   # events rendered once for every follower
+_RENDERED: dict[tuple, tuple[Any, str, bytes]] = {}   # (chat, position, format, partial) -> its bytes
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
 
 
@@ -168,15 +168,19 @@ class _Follower:
         return out
 
     def encode(self, event: dict) -> bytes:
-        key = (id(event), self.format, id(self.partial))
+        """The event as SSE bytes, rendered once for every follower of this chat in this process."""
+        if event["type"] == "snapshot":          # the chat as it stands now: never from the cache
+            name, data = render(event, self.format, self.partial)
+            return encode(name, data, event["seq"])
+        key = (self.chat_id, event["seq"], self.format, id(self.partial))
         cached = _RENDERED.get(key)
-        if cached is not None and cached[0] is event:       # the same event, already rendered for another page
-            return cached[1]
+        if cached is not None and cached[0] is self.hub.broadcaster and cached[1] == event["type"]:
+            return cached[2]
         name, data = render(event, self.format, self.partial)
         body = encode(name, data, event["seq"])
-        if len(_RENDERED) >= 8192:
+        if len(_RENDERED) >= 16384:
             _RENDERED.clear()
-        _RENDERED[key] = (event, body)       # holding the event keeps its id from being reused
+        _RENDERED[key] = (self.hub.broadcaster, event["type"], body)   # holding it keeps its id unique
         return body
 
     def timeout(self) -> float:
