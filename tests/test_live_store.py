@@ -141,6 +141,11 @@ def test_with_redis_the_store_mirrors_every_event_and_followers_read_redis(tmp_p
         chat = store.create_chat("gpt-4.1-mini", provider="openai", protocol="chat_completions",
                                  base_url=server.url("chat_completions"), api_key="k")
         chat.ask("Tell me")
+        import time
+
+        deadline = time.monotonic() + 5                  # events go to Redis on a sender thread
+        while store.broadcaster.last_seq(chat.id) < store.position(chat.id) and time.monotonic() < deadline:
+            time.sleep(0.02)
         from_redis = parse(b"".join(follow(chat.id, "0", store=store, idle=0)))
         llmchat.configure(broadcast=None)
         from_log = parse(b"".join(follow(chat.id, "0", store=llmchat.store(f"sqlite:///{tmp_path}/redis.db?x=1"),

@@ -42,7 +42,7 @@ class Mirrored:
 
     def _mirror(self, chat_id: Any, event: dict) -> None:
         try:
-            self.remote.publish(chat_id, event)
+            getattr(self.remote, "send", self.remote.publish)(chat_id, event)
         except Exception:         # the store keeps the event; pages of this chat get a snapshot on reconnect
             log.warning("llmchat broadcast: publishing event %s of chat %s failed", event.get("seq"), chat_id,
                         exc_info=True)

@@ -13,7 +13,9 @@ ends. Needs the ``redis`` package (``pip install llmchat[redis]``); ``import llm
 from __future__ import annotations
 
 import bisect
+import collections
 import json
+import logging
 import threading
 import time
 from typing import Any, Callable
@@ -21,6 +23,8 @@ from typing import Any, Callable
 from llmchat.live.memory import apply
 
 __all__ = ["RedisBroadcaster"]
+
+log = logging.getLogger("llmchat")
 
 # KEYS: stream, counter. ARGV: event json, maxlen, seq or "", ttl while streaming, ttl after the end, ended?
 _PUBLISH = """
@@ -110,6 +114,9 @@ class RedisBroadcaster:
         self._publish = client.register_script(_PUBLISH)
         self._tails: dict[Any, _Tail] = {}
         self._lock = threading.Lock()
+        self._outbox: collections.deque[tuple[Any, dict]] = collections.deque()
+        self._wake = threading.Event()
+        self._sender: threading.Thread | None = None
 
     def _tail(self, chat_id: Any, after: int) -> _Tail:
         with self._lock:
@@ -133,14 +140,40 @@ class RedisBroadcaster:
     def key(chat_id: Any) -> str:
         return f"llmchat:chat:{chat_id}:events"
 
-    def publish(self, chat_id: Any, event: dict) -> int:
-        """Append ``event``; its ``seq`` when it has one, else the chat's next. Returns the position."""
+    def _script(self, chat_id: Any, event: dict, client: Any = None) -> Any:
         body = {k: v for k, v in event.items() if k != "seq"}
         ended = event.get("type") in ("end_message", "error")
-        seq = self._publish(keys=[self.key(chat_id), self.key(chat_id) + ":seq"],
-                            args=[json.dumps(body, separators=(",", ":")), self.maxlen, event.get("seq") or "",
-                                  self.streaming_ttl, self.ttl, "1" if ended else "0"])
-        return abs(int(seq))
+        return self._publish(keys=[self.key(chat_id), self.key(chat_id) + ":seq"],
+                             args=[json.dumps(body, separators=(",", ":")), self.maxlen, event.get("seq") or "",
+                                   self.streaming_ttl, self.ttl, "1" if ended else "0"], client=client)
+
+    def publish(self, chat_id: Any, event: dict) -> int:
+        """Append ``event``; its ``seq`` when it has one, else the chat's next. Returns the position."""
+        return abs(int(self._script(chat_id, event)))
+
+    def send(self, chat_id: Any, event: dict) -> None:
+        """:meth:`publish` without waiting: a sender thread pipelines the events, in order (the answer's
+        thread never waits on Redis). Events need their ``seq``."""
+        with self._lock:
+            self._outbox.append((chat_id, event))
+            if self._sender is None or not self._sender.is_alive():
+                self._sender = threading.Thread(target=self._send_all, name="llmchat-redis-sender", daemon=True)
+                self._sender.start()
+            self._wake.set()
+
+    def _send_all(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 500))]
+                pipe = self.client.pipeline(transaction=False)
+                for chat_id, event in batch:
+                    self._script(chat_id, event, client=pipe)
+                try:
+                    pipe.execute()
+                except Exception:       # the store keeps every event; a page that misses one gets a snapshot
+                    log.warning("llmchat broadcast: publishing %d events to Redis failed", len(batch), exc_info=True)
 
     def read(self, chat_id: Any, after: int, timeout: float) -> list[dict]:
         """Events with ``seq > after``, blocking up to ``timeout`` seconds for the first."""
