@@ -77,22 +77,17 @@ def run(via: str, chunks: int, subscribers: int, pause: float, redis_url: str | 
     server = provider(chunks, pause)
     base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     store = None
-    if via == "store":
+    if via in ("store", "redis"):           # a stored chat; "redis": LLMCHAT_BROADCAST, followers read Redis
+        llmchat.configure(broadcast=redis_url if via == "redis" else None)
         store = llmchat.store("sqlite:///" + os.path.join(tempfile.mkdtemp(), "bench.db"))
         chat = store.create_chat("gpt-4.1-mini", provider="openai", protocol="chat_completions",
                                  base_url=base_url, api_key="bench")
-        hub, chat_id = store.log, chat.id
+        hub, chat_id = store.broadcaster, chat.id
     else:
+        from llmchat.live.memory import MemoryBroadcaster
         from llmchat.live.publish import broadcasts_to
 
-        if via == "redis":
-            from llmchat.live.redis_broadcast import RedisBroadcaster
-
-            hub = RedisBroadcaster.from_url(redis_url)
-        else:
-            from llmchat.live.memory import MemoryBroadcaster
-
-            hub = MemoryBroadcaster()
+        hub = MemoryBroadcaster()
         chat = llmchat.chat("gpt-4.1-mini", provider="openai", protocol="chat_completions", base_url=base_url,
                             api_key="bench")
         chat_id = f"bench-{os.getpid()}-{time.time_ns()}"
@@ -117,7 +112,9 @@ def run(via: str, chunks: int, subscribers: int, pause: float, redis_url: str | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--via", choices=["store", "memory", "redis"], action="append")
+    parser.add_argument("--via", choices=["store", "memory", "redis"], action="append",
+                        help="store: a stored chat, the store's log; redis: the same with LLMCHAT_BROADCAST; "
+                             "memory: broadcasts_to an in-process broadcaster")
     parser.add_argument("--chunks", type=int, default=5000)
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--pause", type=float, default=0.001, help="seconds between two provider writes")
