@@ -182,6 +182,11 @@ def _stop(process):
     process.wait(10)
 
 
+def _streaming(store, chat):
+    last = store.snapshot(chat.id).messages[-1]
+    return last["role"] == "assistant" and last["status"] == "streaming" and last["content"]
+
+
 def _answered(store, chat):
     last = store.snapshot(chat.id).messages[-1]
     return last["role"] == "assistant" and last["status"] == "complete"
@@ -249,3 +254,26 @@ def test_a_worker_killed_mid_answer_leaves_the_partial_answer_and_a_retry_comple
         _stop(worker)
     assert [(m.role, m.content, m.status) for m in store.load_chat(chat.id).messages] == [
         ("user", "Tell me a story", "complete"), ("assistant", "A whole story.", "complete")]
+
+
+def test_cancel_stops_a_job_in_an_rq_worker_process_within_a_second(store, server, rq_queue):
+    chat = _chat(store, server)
+    chat.add_message("user", "A long one")
+    server.queue(Reply(text=["word "] * 1000, delay=0.02))
+    worker = _worker(rq_queue)
+    try:
+        chat.complete_later()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _streaming(store, chat):
+            time.sleep(0.05)
+        started = time.monotonic()
+        chat.cancel()
+        while time.monotonic() - started < 5 and store.snapshot(chat.id).messages[-1]["status"] == "streaming":
+            time.sleep(0.02)
+        stopped = time.monotonic() - started
+    finally:
+        _stop(worker)
+    last = store.load_chat(chat.id).messages[-1]
+    assert stopped < 1.0, stopped
+    assert last.status == "incomplete" and type(last.error).__name__ == "CancelledError"
+    assert 0 < last.content.count("word") < 1000

@@ -121,8 +121,9 @@ class Writer(TurnLock):
     def _sync(self, q: Any, now: float) -> list[dict]:
         messages = self.chat.messages
         present = {m.id for m in messages if m.id is not None}
-        for gone in [i for i in self.ordinals if i not in present]:
-            q("DELETE FROM llmchat_messages WHERE id = ?", (gone,))
+        for gone in [i for i in self.ordinals if i not in present]:     # never a row another worker streams
+            q("DELETE FROM llmchat_messages WHERE id = ? AND NOT (status = 'streaming' AND lease_until >= ?)",
+              (gone, now))
             del self.ordinals[gone]
         (last,) = q("SELECT last_seq FROM llmchat_chats WHERE id = ?", (self.chat_id,))[0]
         self.seq = max(self.seq, last)
@@ -160,6 +161,7 @@ class Writer(TurnLock):
     def _start(self, message: Any) -> None:
         with self.lock:
             self.message, self.content, self.thinking, self.calls = message, "", "", {}
+            message.status = "streaming"        # as loaded elsewhere; the spine sets the final status
             self.save()
             self.message_id = message.id
 
