@@ -137,7 +137,7 @@ def test_with_redis_the_store_mirrors_every_event_and_followers_read_redis(tmp_p
     try:
         store = llmchat.store(f"sqlite:///{tmp_path}/redis.db")
         assert type(store.broadcaster).__name__ == "RedisBroadcaster"
-        server.queue(Reply(text=PIECES))
+        server.queue(Reply(text=PIECES, delay=0.03))     # several flushes while it streams
         chat = store.create_chat("gpt-4.1-mini", provider="openai", protocol="chat_completions",
                                  base_url=server.url("chat_completions"), api_key="k")
         chat.ask("Tell me")

@@ -95,7 +95,7 @@ class Writer(TurnLock):
             if self.feed.waiting:
                 self.store.log.wake()
             if self.publishers:
-                seq = self.seq + len(self.pending)      # this chunk's position (pending: self.seq + 1, ...)
+                seq = self.feed.last()                  # this chunk's position (the flusher may move self.seq)
                 for publisher in self.publishers:
                     publisher.publish(self.chat_id, chunk_event(seq, self.message_id, item))
         elif isinstance(event, MessageStarted):
