@@ -203,7 +203,8 @@ class StoreLog:
             with self._cond:
                 feed.waiting += 1
                 try:
-                    self._cond.wait(min(left, self.poll_interval))
+                    if feed.after(after) is None:     # published since the check: no lost wake-up
+                        self._cond.wait(min(left, self.poll_interval))
                 finally:
                     feed.waiting -= 1
 

@@ -40,12 +40,13 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from llmchat.errors import Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded
+from llmchat.live.follow import afollow, follow  # live pages: a stored chat's broadcast (llmchat.live)
 from llmchat.web.pump import Pump
 
 if TYPE_CHECKING:
     from llmchat.chat import Chat
 
-__all__ = ["HEADERS", "astream", "comment", "encode", "error_data", "stream"]
+__all__ = ["HEADERS", "afollow", "astream", "comment", "encode", "error_data", "follow", "stream"]
 
 log = logging.getLogger("llmchat")
 

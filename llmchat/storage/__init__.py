@@ -81,6 +81,9 @@ class Store:
         self.backend = _backend(parts, urllib.parse.urlencode(query))
         self.log = StoreLog(self)
         self.publishers: list[Any] = []     # further Broadcasters the writers publish every event to
+        from llmchat.live.hub import attach_broadcast
+
+        attach_broadcast(self)      # LLMCHAT_BROADCAST=redis://...: the log mirrored to Redis
         self.flusher = _Flusher(self)
         self._memory: dict[str, dict[str, Any]] = {}     # chat id -> key, secret headers, tools (never stored)
 

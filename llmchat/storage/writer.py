@@ -95,9 +95,9 @@ class Writer(TurnLock):
             if self.feed.waiting:
                 self.store.log.wake()
             if self.publishers:
-                self.live += 1
+                seq = self.feed.last()                  # this chunk's position (the flusher may move self.seq)
                 for publisher in self.publishers:
-                    publisher.publish(self.chat_id, chunk_event(self.live, self.message_id, item))
+                    publisher.publish(self.chat_id, chunk_event(seq, self.message_id, item))
         elif isinstance(event, MessageStarted):
             self._start(event.message)
         elif isinstance(event, MessageEnded):

@@ -1,0 +1,84 @@
+"""Publish a chat's events on its broadcast channel: the sink pages follow.
+
+>>> from llmchat.live.memory import MemoryBroadcaster
+>>> from llmchat.testing import Server
+>>> import llmchat
+>>> hub = MemoryBroadcaster()
+>>> with Server() as server:
+...     server.reply("Hel", "lo")
+...     chat = llmchat.chat("m", provider="openai", protocol="chat_completions",
+...                         base_url=server.url("chat_completions"), api_key="k")
+...     _ = broadcasts_to(chat, hub, chat_id="c1")
+...     _ = chat.ask("Hi")
+>>> [e["type"] for e in hub.read("c1", 0, 0)]
+['new_message', 'new_message', 'chunk', 'chunk', 'end_message']
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
+from llmchat.message import Message
+
+__all__ = ["Publisher", "broadcasts_to", "message_dict"]
+
+
+def message_dict(message: Message, message_id: Any) -> dict:
+    """What a page needs of a message: ``id``, ``role``, ``content``, ``status``, ``error``, tokens."""
+    error = message.error
+    return {"id": message_id, "role": message.role, "content": message.content or "", "status": message.status,
+            "error": None if error is None else f"{type(error).__name__}: {error}",
+            "input_tokens": message.input_tokens, "output_tokens": message.output_tokens}
+
+
+class Publisher:
+    """A chat listener turning :mod:`llmchat.events` into broadcast event dicts."""
+
+    def __init__(self, broadcaster: Any, chat_id: Any) -> None:
+        self.broadcaster, self.chat_id = broadcaster, chat_id
+        self._ids: dict[int, Any] = {}
+        self._counter = itertools.count(1)
+
+    def id_of(self, message: Message) -> Any:
+        stored = getattr(message, "id", None)
+        if stored is not None:
+            return stored
+        key = id(message)
+        if key not in self._ids:
+            self._ids[key] = f"{self.chat_id}-{next(self._counter)}"
+        return self._ids[key]
+
+    def __call__(self, event: Any) -> None:
+        publish = self.broadcaster.publish
+        if isinstance(event, ChunkReceived):
+            chunk = event.chunk
+            if chunk.content or chunk.thinking:
+                publish(self.chat_id, {"type": "chunk", "message_id": self.id_of(event.message),
+                                       "content": chunk.content, "thinking": chunk.thinking})
+            return
+        message = event.message
+        mid = self.id_of(message)
+        if isinstance(event, MessageAdded):
+            publish(self.chat_id, {"type": "new_message", "message_id": mid, "message": message_dict(message, mid)})
+        elif isinstance(event, MessageStarted):
+            data = dict(message_dict(message, mid), status="streaming", error=None)
+            publish(self.chat_id, {"type": "new_message", "message_id": mid, "message": data})
+        elif isinstance(event, MessageEnded):
+            publish(self.chat_id, {"type": "end_message", "message_id": mid, "message": message_dict(message, mid)})
+            if message.error is not None:
+                publish(self.chat_id, {"type": "error", "message_id": mid, "error": str(message.error),
+                                       "error_type": type(message.error).__name__,
+                                       "partial": message.content or ""})
+
+
+def broadcasts_to(chat: Any, broadcaster: Any = None, chat_id: Any = None) -> Publisher:
+    """Attach a :class:`Publisher` to ``chat`` (the guide's ``broadcasts_to``); returns it."""
+    if broadcaster is None:
+        from llmchat.live.hub import default_broadcaster
+
+        broadcaster = default_broadcaster()
+    publisher = Publisher(broadcaster, chat.id if chat_id is None else chat_id)
+    chat.add_listener(publisher)
+    return publisher
