@@ -38,6 +38,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import attrs
@@ -152,8 +153,9 @@ def run_block(block: Block, timeout: float = 60) -> subprocess.CompletedProcess[
     env = {k: v for k, v in os.environ.items() if not SECRETS.search(k) and not k.startswith("LLMCHAT_")}
     env["PYTHONPATH"] = str(ROOT)
     spec = json.dumps({"line": block.line - 1, "code": block.code, "prelude": block.prelude})
-    return subprocess.run([sys.executable, "-c", HARNESS], input=spec, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+    with tempfile.TemporaryDirectory() as cwd:      # files a block makes (llmchat.db) stay out of the checkout
+        return subprocess.run([sys.executable, "-c", HARNESS], input=spec, capture_output=True, text=True,
+                              timeout=timeout, cwd=cwd, env=env)
 
 
 def _clean(text: str) -> str:
