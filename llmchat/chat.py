@@ -261,7 +261,7 @@ class Chat(Exchange):
                         chunks.throw(exc)   # the spine closes the stream and keeps the partial answer
                         raise
         except KeyboardInterrupt as exc:    # one line in a notebook, not a traceback through urllib3
-            from llmchat.notebook import mark_interrupted
+            from llmchat.interrupts import mark_interrupted
 
             mark_interrupted(exc, self.messages[-1] if self.messages else None)
             raise

@@ -29,6 +29,7 @@ import sys
 import time
 from typing import Any
 
+from llmchat.interrupts import mark_interrupted
 from llmchat.markdown import block, token_line
 from llmchat.message import ToolCall, WholeArguments
 
@@ -192,29 +193,3 @@ def _shell() -> Any:
     get = getattr(ipython, "get_ipython", None)
     shell = get() if get is not None else None
     return shell if shell is not None and hasattr(shell, "events") else None
-
-
-# ---------------------------------------------------------------------- interrupts
-
-
-def mark_interrupted(exc: BaseException, message: Any) -> None:
-    """Give an interrupt that stopped an answer a one-line rendering (IPython) and a PEP 678 note.
-
-    >>> exc = KeyboardInterrupt()
-    >>> mark_interrupted(exc, __import__("llmchat").Message("assistant", "Once", status="incomplete"))
-    >>> exc._render_traceback_()
-    ["KeyboardInterrupt: the answer was interrupted after 4 characters; ..."]
-    """
-    if message is not None and message.role == "assistant" and not message.complete:
-        line = (f"{type(exc).__name__}: the answer was interrupted after {len(message.content or '')} characters; "
-                f"the partial answer is in chat.messages[-1] (status 'incomplete')")
-    else:
-        line = f"{type(exc).__name__}: interrupted; the conversation so far is in chat.messages"
-    if line.split(": ", 1)[1] in getattr(exc, "__notes__", ()):
-        return
-    try:
-        exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
-        if hasattr(exc, "add_note"):
-            exc.add_note(line.split(": ", 1)[1])
-    except (AttributeError, TypeError):
-        pass
