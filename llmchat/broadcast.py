@@ -116,19 +116,25 @@ class Feed:
             end = marks[k + 1][0] if k + 1 < len(marks) else total
             if start >= min(end, total) or start < offset:
                 return None
-            items = self.items[start - offset:total - offset]
-        marks = marks[k:]
-        for (i0, s0, _), (i1, s1, _) in zip(marks, marks[1:]):
-            if s1 != s0 + i1 - i0:
-                return None         # a gap: events of another process in between
-        out, j = [], 0
-        for absolute, item in enumerate(items, start):
-            while j + 1 < len(marks) and marks[j + 1][0] <= absolute:
+            for (i0, s0, _), (i1, s1, _) in zip(marks[k:], marks[k + 1:]):
+                if s1 != s0 + i1 - i0:
+                    return None         # a gap: events of another process in between
+            return self._events(marks, k, start, total)
+
+    def _events(self, marks: list[tuple[int, int, Any]], k: int, start: int, total: int) -> list[dict]:
+        """Items ``start`` to ``total`` as event dicts (call under the lock). A chunk item's dict is made once
+        and kept in its place, so many readers share it instead of each building its own."""
+        items, offset = self.items, self.offset
+        out = items[start - offset:total - offset]
+        j, n = k, len(marks)
+        for i, item in enumerate(out):
+            if item.__class__ is dict and "seq" in item:
+                continue
+            absolute = start + i
+            while j + 1 < n and marks[j + 1][0] <= absolute:
                 j += 1
-            if isinstance(item, dict) and "seq" in item:
-                out.append(item)
-            else:
-                out.append(chunk_event(marks[j][1] + absolute - marks[j][0], marks[j][2], item))
+            index, seq, message_id = marks[j]
+            out[i] = items[absolute - offset] = chunk_event(seq + absolute - index, message_id, item)
         return out
 
 
