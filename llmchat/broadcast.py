@@ -73,7 +73,7 @@ class Feed:
     position and message follow from the mark before it. ``offset`` counts items dropped from the front.
     """
 
-    __slots__ = ("items", "lock", "marks", "offset", "waiting")
+    __slots__ = ("items", "lock", "marks", "next_poll", "offset", "polled", "waiting")
 
     def __init__(self) -> None:
         self.items: list[Any] = []
@@ -81,6 +81,8 @@ class Feed:
         self.offset = 0
         self.lock = threading.Lock()        # readers and trim(); the writer's appends need none
         self.waiting = 0
+        self.next_poll = 0.0                # when readers next ask the store for the chat's flushed position
+        self.polled = 0                     # the flushed position the last such poll found
 
     def add(self, event: dict) -> None:
         """A full event (it starts a run: the chunks after it belong to its message)."""
@@ -194,12 +196,14 @@ class StoreLog:
         """Events with ``seq > after`` in order; waits up to ``timeout`` seconds when there are none yet."""
         feed = self.feed(chat_id)
         deadline = time.monotonic() + max(0.0, timeout)
-        next_poll = 0.0
         while True:
             events = feed.after(after)
-            if events is None and time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + self.poll_interval
-                if self.store.position(chat_id) > after or feed.last() > after:
+            if events is None:
+                now = time.monotonic()
+                if now >= feed.next_poll:       # one poll per chat and interval, shared by its readers here
+                    feed.next_poll = now + self.poll_interval
+                    feed.polled = self.store.position(chat_id)
+                if feed.polled > after or feed.last() > after:
                     events = self._from_log(feed, chat_id, after)
             if events:
                 return events
