@@ -73,7 +73,7 @@ class Feed:
     position and message follow from the mark before it. ``offset`` counts items dropped from the front.
     """
 
-    __slots__ = ("items", "lock", "marks", "offset", "waiting")
+    __slots__ = ("items", "lock", "marks", "next_poll", "offset", "polled", "waiting")
 
     def __init__(self) -> None:
         self.items: list[Any] = []
@@ -81,6 +81,8 @@ class Feed:
         self.offset = 0
         self.lock = threading.Lock()        # readers and trim(); the writer's appends need none
         self.waiting = 0
+        self.next_poll = 0.0                # when readers next ask the store for the chat's flushed position
+        self.polled = 0                     # the flushed position the last such poll found
 
     def add(self, event: dict) -> None:
         """A full event (it starts a run: the chunks after it belong to its message)."""
@@ -116,19 +118,25 @@ class Feed:
             end = marks[k + 1][0] if k + 1 < len(marks) else total
             if start >= min(end, total) or start < offset:
                 return None
-            items = self.items[start - offset:total - offset]
-        marks = marks[k:]
-        for (i0, s0, _), (i1, s1, _) in zip(marks, marks[1:]):
-            if s1 != s0 + i1 - i0:
-                return None         # a gap: events of another process in between
-        out, j = [], 0
-        for absolute, item in enumerate(items, start):
-            while j + 1 < len(marks) and marks[j + 1][0] <= absolute:
+            for (i0, s0, _), (i1, s1, _) in zip(marks[k:], marks[k + 1:]):
+                if s1 != s0 + i1 - i0:
+                    return None         # a gap: events of another process in between
+            return self._events(marks, k, start, total)
+
+    def _events(self, marks: list[tuple[int, int, Any]], k: int, start: int, total: int) -> list[dict]:
+        """Items ``start`` to ``total`` as event dicts (call under the lock). A chunk item's dict is made once
+        and kept in its place, so many readers share it instead of each building its own."""
+        items, offset = self.items, self.offset
+        out = items[start - offset:total - offset]
+        j, n = k, len(marks)
+        for i, item in enumerate(out):
+            if item.__class__ is dict and "seq" in item:
+                continue
+            absolute = start + i
+            while j + 1 < n and marks[j + 1][0] <= absolute:
                 j += 1
-            if isinstance(item, dict) and "seq" in item:
-                out.append(item)
-            else:
-                out.append(chunk_event(marks[j][1] + absolute - marks[j][0], marks[j][2], item))
+            index, seq, message_id = marks[j]
+            out[i] = items[absolute - offset] = chunk_event(seq + absolute - index, message_id, item)
         return out
 
 
@@ -188,12 +196,14 @@ class StoreLog:
         """Events with ``seq > after`` in order; waits up to ``timeout`` seconds when there are none yet."""
         feed = self.feed(chat_id)
         deadline = time.monotonic() + max(0.0, timeout)
-        next_poll = 0.0
         while True:
             events = feed.after(after)
-            if events is None and time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + self.poll_interval
-                if self.store.position(chat_id) > after or feed.last() > after:
+            if events is None:
+                now = time.monotonic()
+                if now >= feed.next_poll:       # one poll per chat and interval, shared by its readers here
+                    feed.next_poll = now + self.poll_interval
+                    feed.polled = self.store.position(chat_id)
+                if feed.polled > after or feed.last() > after:
                     events = self._from_log(feed, chat_id, after)
             if events:
                 return events

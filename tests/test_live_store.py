@@ -196,8 +196,6 @@ def test_the_example_app_runs_offline_with_one_command(tmp_path):
         app.wait(10)
 
 
-@pytest.mark.xfail(reason="store: a message added by another writer while an answer's events are unflushed "
-                          "reuses a position (positions come from the flushed last_seq)", strict=False)
 def test_a_message_added_while_an_answer_still_streams_gets_a_fresh_position(tmp_path, server):
     store = llmchat.store(f"sqlite:///{tmp_path}/race.db?flush=5")
     server.queue(Reply(text=PIECES[:6], stall_after=4, stall=1.0))

@@ -160,7 +160,7 @@ class Store:
             if not found:
                 raise ChatNotFoundError(f"no stored chat with id {chat_id!r} in this store")
             rows = q("SELECT id, status, data, error_type, error, lease_until FROM llmchat_messages"
-                     " WHERE chat_id = ? ORDER BY ordinal", (chat_id,))
+                     " WHERE chat_id = ? AND seq <> -1 ORDER BY ordinal", (chat_id,))
         now, messages = time.time(), []
         for row_id, status, data, error_type, error, lease in rows:
             status, error_type, error = _interrupted(status, error_type, error, lease, now)

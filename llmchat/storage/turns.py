@@ -42,8 +42,12 @@ class TurnLock:
     remote_cancel: bool
     turn_started: float
     renew_at: float
+    seq: int
 
     def _tx(self) -> Any:
+        raise NotImplementedError
+
+    def _drain(self, q: Any) -> list[dict]:
         raise NotImplementedError
 
     def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
@@ -79,8 +83,14 @@ class TurnLock:
             if self.released:           # already released with the turn's last write
                 return
             with self._tx() as q:
-                q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
-                  (self.chat_id, self.owner))
+                rows = q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND"
+                         " lock_owner = ? RETURNING last_seq", (self.chat_id, self.owner))
+                self.seq = max(self.seq, rows[0][0]) if rows else self.seq
+                events = self._drain(q) if rows else []     # messages saved by others during the turn
+                if events:
+                    q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (events[-1]["seq"], self.chat_id))
+            for event in events:
+                self.store.log.stored(self.chat_id, event)
 
     def save_config(self) -> None:
         """Save the chat's settings (model, options, tools...) when they changed, for workers that load it."""

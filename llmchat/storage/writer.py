@@ -125,30 +125,52 @@ class Writer(TurnLock):
             q("DELETE FROM llmchat_messages WHERE id = ? AND NOT (status = 'streaming' AND lease_until >= ?)",
               (gone, now))
             del self.ordinals[gone]
-        (last,) = q("SELECT last_seq FROM llmchat_chats WHERE id = ?", (self.chat_id,))[0]
+        # the chat row first: it serializes this save against the answering worker's writes (any process)
+        (last, owner, until) = q("UPDATE llmchat_chats SET last_seq = last_seq WHERE id = ?"
+                                 " RETURNING last_seq, lock_owner, lock_until", (self.chat_id,))[0]
+        defer = owner is not None and owner != self.owner and until is not None and until >= now
         self.seq = max(self.seq, last)
-        events = []
+        events = [] if defer else self._drain(q)
         for ordinal, message in enumerate(messages):
             if message.id is None:
-                events.append(self._insert(q, message, ordinal, now))
+                event = self._insert(q, message, ordinal, now, defer)
+                if event is not None:
+                    events.append(event)
             elif self.ordinals.get(message.id) != ordinal:
                 q("UPDATE llmchat_messages SET ordinal = ? WHERE id = ?", (ordinal, message.id))
                 self.ordinals[message.id] = ordinal
-        q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
+        if not defer:
+            q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
         return events
 
-    def _insert(self, q: Any, message: Any, ordinal: int, now: float) -> dict:
+    def _drain(self, q: Any) -> list[dict]:
+        """Position the messages other writers saved while this chat was answered (``seq = -1``), in order."""
+        events = []
+        for row_id, data in q("SELECT id, data FROM llmchat_messages WHERE chat_id = ? AND seq = -1"
+                              " ORDER BY ordinal, created_at", (self.chat_id,)):
+            self.seq += 1
+            q("UPDATE llmchat_messages SET seq = ? WHERE id = ?", (self.seq, row_id))
+            event = {"seq": self.seq, "type": "new_message", "message_id": row_id, "message": json.loads(data)}
+            self._log(q, event)
+            events.append(event)
+        return events
+
+    def _insert(self, q: Any, message: Any, ordinal: int, now: float, defer: bool = False) -> dict | None:
+        """A new message row and its event; ``defer``: another worker answers this chat now, so its writer
+        gives the row a position (``seq = -1`` until then) after the events it streams meanwhile."""
         message.id = uuid.uuid4().hex
         streaming = message is self.message
         data = message_dict(message, "streaming" if streaming else None)
-        self.seq += 1
+        self.seq += not defer
         q("INSERT INTO llmchat_messages (id, chat_id, ordinal, role, status, data, created_at, seq, lease_until,"
           " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          (message.id, self.chat_id, ordinal, message.role, data["status"], json.dumps(data), now, self.seq,
-           self.renew_at + self.store.lease * 0.7 if streaming else None, now))
+          (message.id, self.chat_id, ordinal, message.role, data["status"], json.dumps(data), now,
+           -1 if defer else self.seq, self.renew_at + self.store.lease * 0.7 if streaming else None, now))
+        self.ordinals[message.id] = ordinal
+        if defer:
+            return None
         event = {"seq": self.seq, "type": "new_message", "message_id": message.id, "message": data}
         self._log(q, event)
-        self.ordinals[message.id] = ordinal
         if streaming:
             self.row = dict(data)       # the event keeps the message as it was
         return event
@@ -193,6 +215,7 @@ class Writer(TurnLock):
             events.append({"seq": self.seq, "type": "end_message", "message_id": message.id, "message": data})
             last_of_turn = self.held == 1 and (error is not None or not message.tool_calls)
             with self._tx() as q:
+                q("UPDATE llmchat_chats SET last_seq = last_seq WHERE id = ?", (self.chat_id,))     # serializes
                 if batch:
                     self._chunks(q, first, batch)
                 for event in events:
@@ -201,6 +224,7 @@ class Writer(TurnLock):
                   " error = ?, updated_at = ? WHERE id = ?",
                   (message.status, json.dumps(data), self.seq, None if error is None else type(error).__name__,
                    None if error is None else str(error), time.time(), message.id))
+                events += self._drain(q)        # messages saved meanwhile by others come after this answer
                 q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
                 if last_of_turn:      # the turn ends here: release the chat's lock in the same write
                     q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
