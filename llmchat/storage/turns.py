@@ -43,6 +43,8 @@ class TurnLock:
     turn_started: float
     renew_at: float
     seq: int
+    writes: int
+    budget: tuple[float, int]
 
     def _tx(self) -> Any:
         raise NotImplementedError
@@ -52,6 +54,7 @@ class TurnLock:
 
     def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
         """The spine's chunks, with this chat locked and its configuration saved for the whole turn."""
+        self.budget = (time.time(), self.writes - 1)      # the lock is the turn's first write
         self.acquire()
         try:
             self.turn_started = time.time()

@@ -70,7 +70,8 @@ class Writer(TurnLock):
         self.turn_started = time.time()
         self.config_text = ""
         self.writes = 0                     # transactions written (the speed check counts them)
-        self.last_write = 0.0
+        self.last_write = self.last_read = 0.0
+        self.budget = (time.time(), 0)       # when the turn began, and self.writes then (minus its lock)
         self.remote_cancel = False
         self.feed = store.log.feed(chat.id)
         self.items = self.feed.items        # this process's readers see every chunk at once
@@ -239,18 +240,32 @@ class Writer(TurnLock):
     def tick(self, now: float) -> None:
         """Write what streamed since the last flush, renew the lease, and act on a cancel request."""
         with self.lock:
-            if not self.held or self.released or now - self.last_write < self.store.flush:
+            flush = self.store.flush
+            if not self.held or self.released or now - self.last_write < flush:
                 return              # never two writes of one answer within `flush` seconds
-            self.last_write = now
-            if self.pending or now >= self.renew_at:
+            if (self.pending or now >= self.renew_at) and self._affordable(now):
                 rows = self._flush(now)
                 cancel_at = rows[0][0] if rows else now
-            else:
+            elif now - self.last_read >= flush:
+                self.last_read = now
                 cancel_at = self.store.backend.read("SELECT cancel_at FROM llmchat_chats WHERE id = ?",
                                                     (self.chat_id,))[0][0]
+            else:
+                return
         if cancel_at is not None and cancel_at >= self.turn_started and not self.remote_cancel:
             self.remote_cancel = True       # a cancel request (or the lock was lost): stop this answer
             self.chat.cancel()
+
+    def _affordable(self, now: float) -> bool:
+        """Whether one more write keeps the turn within one write per ``flush`` seconds, the end included.
+
+        The turn's budget runs from before its lock was taken: the lock, the assistant row and the end
+        are written whatever happens, so the first timed flush waits until they are paid for (0.8 s
+        into the turn with the default 0.2 s; real providers often spend that long before the first
+        token anyway). Followers in this process see every chunk at once regardless.
+        """
+        since, base = self.budget
+        return (self.writes - base) + 2 <= (now - since) / self.store.flush + 1e-6
 
     def _flush(self, now: float) -> list[Any]:
         lease = now + self.store.lease
