@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from live_browser import chromium  # noqa: F401
+from browser import browser  # noqa: F401
 
 import llmchat
 from llmchat.testing import Reply
@@ -58,8 +58,8 @@ def site(server, tmp_path):
 
 
 @pytest.fixture
-def tab(chromium):  # noqa: F811
-    context = chromium.new_context()
+def tab(browser):  # noqa: F811
+    context = browser.new_context()
     yield context
     context.close()
 

@@ -15,8 +15,7 @@ import time
 
 import pytest
 import requests
-from browser import free_port
-from live_browser import chromium  # noqa: F401
+from browser import browser, free_port  # noqa: F401
 
 from llmchat.testing import Reply
 
@@ -93,10 +92,10 @@ def _wait_full(page, text: str, timeout: float = 30.0) -> None:
 
 
 @pytest.mark.parametrize("path", ["", "/htmx2", "/htmx4"], ids=["turbo", "htmx2", "htmx4"])
-def test_web_workers_killed_mid_answer_pages_resume_over_redis(deployment, server, chromium, path):  # noqa: F811
+def test_web_workers_killed_mid_answer_pages_resume_over_redis(deployment, server, browser, path):  # noqa: F811
     url, web, client = deployment
     server.queue(Reply(text=WORDS, delay=0.05))
-    context = chromium.new_context()
+    context = browser.new_context()
     try:
         first = context.new_page()
         streams = []
@@ -129,11 +128,11 @@ def test_web_workers_killed_mid_answer_pages_resume_over_redis(deployment, serve
         context.close()
 
 
-def test_error_mid_answer_over_redis(deployment, server, chromium):  # noqa: F811
+def test_error_mid_answer_over_redis(deployment, server, browser):  # noqa: F811
     url, _, _ = deployment
     server.queue(Reply(text=WORDS[:10], delay=0.03, error={"type": "overloaded_error", "message": "Busy"},
                        error_after=5))
-    context = chromium.new_context()
+    context = browser.new_context()
     try:
         page = context.new_page()
         page.goto(url + "/")
