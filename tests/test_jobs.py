@@ -42,9 +42,8 @@ def test_complete_later_returns_at_once_and_a_worker_thread_answers_with_tools(s
     chat.add_message("user", "Capital of France?")
     server.queue(Reply(tool_calls=[Call("capital", {"country": "France"})], delay=0.2),
                  Reply(text=["It is ", "Paris."], delay=0.05))
-    started = time.monotonic()
     job = chat.complete_later()
-    assert time.monotonic() - started < 0.15
+    assert not job.done()            # it returned before the answer (the first reply alone takes 0.2 s)
     assert job.result(timeout=10) == "complete"
     loaded = store.load_chat(chat.id)
     assert [(m.role, m.content) for m in loaded.messages] == [
