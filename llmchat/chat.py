@@ -7,10 +7,11 @@ import weakref
 from typing import Any, Callable, Iterator
 
 from llmchat import protocols, providers
+from llmchat.callbacks import Callbacks, check_callable
 from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, check_option, check_url, settings
 from llmchat.errors import CancelledError, ConfigurationError
 from llmchat.exchange import Exchange
-from llmchat.message import Chunk, Message, ToolCall, clean_text
+from llmchat.message import Chunk, Message, clean_text
 from llmchat.streaming import turn
 
 __all__ = ["Chat", "chat"]
@@ -22,15 +23,10 @@ def _check_text(value: Any, what: str) -> str:
     return value
 
 
-def _check_callable(value: Any, what: str, optional: bool = False) -> None:
-    if not callable(value) and not (optional and value is None):
-        raise ConfigurationError(f"{what} must be callable, got {type(value).__name__}; nothing was sent or stored")
-
-
 _CALL_OPTIONS = ("temperature", "max_tokens", "params", "headers")
 
 
-class Chat(Exchange):
+class Chat(Callbacks, Exchange):
     """A conversation. ``ask`` streams the answer to ``on_chunk`` and keeps every message in ``messages``.
 
     >>> from llmchat.testing import Server
@@ -60,11 +56,9 @@ class Chat(Exchange):
         self._headers: dict[str, Any] = {}
         self.with_headers(**dict(options.get("headers") or {}))
         self._tools: dict[str, Any] = {}
-        self._callbacks: dict[str, list[Callable[..., Any]]] = {
-            "new_message": [], "end_message": [], "tool_call": [], "tool_result": []}
+        self._init_callbacks()      # on_* callbacks and listeners (llmchat.callbacks)
         self._explicit = {"provider": provider, "protocol": protocol, "base_url": base_url,
                           "api_key": Secret(api_key) if isinstance(api_key, str) else api_key}
-        self._listeners: list[Callable[[Any], Any]] = []
         self.id: Any = None     # set by a store for a persisted chat
         self._writer: Any = None    # its store writer (llmchat.storage.writer), for a persisted chat
         self._cancel = threading.Event()
@@ -135,10 +129,7 @@ class Chat(Exchange):
         position = sum(1 for m in self.messages if m.role == "system")
         message = Message("system", text)
         self.messages.insert(position, message)
-        if self._listeners:
-            from llmchat.events import MessageAdded
-
-            self._emit(MessageAdded(message, position))
+        self._message_added(message, position)
         return self
 
     def with_temperature(self, temperature: float) -> Chat:
@@ -170,47 +161,6 @@ class Chat(Exchange):
             self.with_tool(tool)
         return self
 
-    # ------------------------------------------------------------------ callbacks
-    def _register(self, event: str, callback: Callable[..., Any]) -> Chat:
-        _check_callable(callback, f"on_{event}")
-        self._callbacks[event].append(callback)
-        return self
-
-    def on_new_message(self, callback: Callable[[], Any]) -> Chat:
-        """Call ``callback()`` before each assistant message's request is sent."""
-        return self._register("new_message", callback)
-
-    def on_end_message(self, callback: Callable[[Message], Any]) -> Chat:
-        """Call ``callback(message)`` when an assistant message ends, complete or not."""
-        return self._register("end_message", callback)
-
-    def on_tool_call(self, callback: Callable[[ToolCall], Any]) -> Chat:
-        """Call ``callback(call)`` before each tool runs (``call.arguments`` is the parsed dict)."""
-        return self._register("tool_call", callback)
-
-    def on_tool_result(self, callback: Callable[[str], Any]) -> Chat:
-        """Call ``callback(text)`` after each tool runs, with the result text sent back to the model
-        (an error text for an unknown tool or arguments that do not fit its schema)."""
-        return self._register("tool_result", callback)
-
-    def _fire(self, event: str, *args: Any) -> None:
-        for callback in self._callbacks[event]:
-            callback(*args)
-
-    def add_listener(self, listener: Callable[[Any], Any]) -> Chat:
-        """Call ``listener(event)`` with every :mod:`llmchat.events` value of this chat (for sinks: stores, SSE)."""
-        _check_callable(listener, "add_listener")
-        self._listeners.append(listener)
-        return self
-
-    def remove_listener(self, listener: Callable[[Any], Any]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
-    def _emit(self, event: Any) -> None:
-        for listener in list(self._listeners):
-            listener(event)
-
     # ------------------------------------------------------------------ asking
     def add_message(self, role: str | Message, content: str | None = None, **fields: Any) -> Message:
         if not isinstance(role, Message):
@@ -220,10 +170,7 @@ class Chat(Exchange):
         else:
             message = role
         self.messages.append(message)
-        if self._listeners:
-            from llmchat.events import MessageAdded
-
-            self._emit(MessageAdded(message, len(self.messages) - 1))
+        self._message_added(message, len(self.messages) - 1)
         return message
 
     def ask(self, prompt: str, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:
@@ -233,7 +180,7 @@ class Chat(Exchange):
         (from another thread, or from a callback) raises :class:`~llmchat.ConcurrentUseError` at once.
         """
         prompt = clean_text(_check_text(prompt, "the prompt"))
-        _check_callable(on_chunk, "on_chunk", optional=True)
+        check_callable(on_chunk, "on_chunk", optional=True)
         token = self._claim()
         try:
             self.add_message("user", prompt)
@@ -243,7 +190,7 @@ class Chat(Exchange):
 
     def complete(self, *, on_chunk: Callable[[Chunk], Any] | None = None) -> Message:
         """Answer the conversation as it stands (an incomplete last answer is dropped and asked again)."""
-        _check_callable(on_chunk, "on_chunk", optional=True)
+        check_callable(on_chunk, "on_chunk", optional=True)
         token = self._claim()
         try:
             return self._complete(on_chunk)
@@ -318,7 +265,6 @@ class Chat(Exchange):
 
     def __repr__(self) -> str:
         return f"<llmchat.Chat model={self.model!r} provider={self.provider!r} messages={len(self.messages)}>"
-
 
 
 def chat(model: str | None = None, *, provider: str | None = None, protocol: str | None = None,

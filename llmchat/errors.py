@@ -24,9 +24,10 @@
     ├── ConcurrentUseError                  (also RuntimeError)  a second ask on a chat that is answering
     └── CancelledError                      chat.cancel() stopped the stream
 
-One mapping, :func:`error_class`, turns an HTTP status, or the error type named
-in a body (``rate_limit_error``, ``RESOURCE_EXHAUSTED``, ``server_is_overloaded``,
-...), into a class; HTTP errors and error events inside a 200 stream both go
+One mapping, :func:`error_class` (in :mod:`llmchat.error_mapping`, importable
+from here too), turns an HTTP status, or the error type named in a body
+(``rate_limit_error``, ``RESOURCE_EXHAUSTED``, ``server_is_overloaded``, ...),
+into a class; HTTP errors and error events inside a 200 stream both go
 through it. The status decides when there is one; the named type otherwise.
 An error event inside a stream gets the status of the class it maps to
 (an in-stream ``rate_limit_error`` is a ``RateLimitError`` with ``status_code``
@@ -46,7 +47,10 @@ Every error carries what was streamed before it::
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:   # at run time, module __getattr__ below loads them on first use
+    from llmchat.error_mapping import error_class, make_error
 
 __all__ = [
     "APIError",
@@ -281,88 +285,11 @@ class CancelledError(Error):
     """
 
 
-_BY_STATUS: dict[int, type[APIError]] = {
-    400: BadRequestError, 401: UnauthorizedError, 402: PaymentRequiredError, 403: ForbiddenError,
-    404: NotFoundError, 408: ServerError, 413: BadRequestError, 422: BadRequestError, 424: ServerError,
-    429: RateLimitError, 498: UnauthorizedError, 500: ServerError, 502: ServiceUnavailableError,
-    503: ServiceUnavailableError, 504: ServiceUnavailableError, 529: OverloadedError,
-}
+def __getattr__(name: str) -> Any:
+    """``error_class`` and ``make_error``, loaded on first use from :mod:`llmchat.error_mapping` (no cycle)."""
+    if name in ("error_class", "make_error"):
+        from llmchat import error_mapping
 
-# Error types named in bodies (Anthropic, OpenAI, Gemini, Mistral, ...), as the status they stand for.
-_STATUS_BY_TYPE: dict[str, int] = {
-    "invalid_request_error": 400, "invalid_argument": 400, "invalid_prompt": 400, "invalid_image": 400,
-    "image_too_large": 400, "failed_precondition": 400, "bad_request": 400,
-    "authentication_error": 401, "unauthenticated": 401, "invalid_api_key": 401,
-    "billing_error": 402, "insufficient_quota": 429, "payment_required": 402,
-    "permission_error": 403, "permission_denied": 403, "forbidden": 403,
-    "not_found_error": 404, "not_found": 404, "model_not_found": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429, "rate_limit_exceeded": 429, "resource_exhausted": 429, "rate_limited": 429,
-    "api_error": 500, "server_error": 500, "internal": 500, "internal_error": 500, "unknown": 500,
-    "unavailable": 503, "service_unavailable": 503, "timeout_error": 504, "deadline_exceeded": 504,
-    "overloaded_error": 529, "server_is_overloaded": 529, "overloaded": 529,
-    "content_filter": 400, "responsibleaipolicyviolation": 400,
-    # AWS (Bedrock): exception names, in stream frames and in X-Amzn-Errortype
-    "throttlingexception": 429, "modelnotreadyexception": 429, "serviceunavailableexception": 503,
-    "internalserverexception": 500, "modelstreamerrorexception": 500, "modelerrorexception": 500,
-    "modeltimeoutexception": 504, "validationexception": 400, "accessdeniedexception": 403,
-    "unrecognizedclientexception": 401, "resourcenotfoundexception": 404,
-}
-_FILTER_KINDS = ("content_filter", "responsibleaipolicyviolation")
-
-# The status an error class stands for, given to in-stream errors (which have no HTTP status of their own).
-_STATUS_OF: dict[type, int] = {
-    BadRequestError: 400, ContextLengthExceededError: 400, UnauthorizedError: 401, PaymentRequiredError: 402,
-    ForbiddenError: 403, NotFoundError: 404, RateLimitError: 429, ServerError: 500,
-    ServiceUnavailableError: 503, OverloadedError: 529,
-}
-
-_CONTEXT_HINTS = ("context_length_exceeded", "context length", "context window", "prompt is too long",
-                  "maximum context", "too many tokens", "input token count", "string_above_max_length",
-                  "input tokens exceeded", "input is too long")
-
-
-def error_class(status: int | None = None, kind: str | None = None, message: str = "") -> type[Error]:
-    """The error class for an HTTP status and/or an error type named in a body.
-
-    A known HTTP status decides (real bodies often name a generic type: OpenAI's
-    401 says ``invalid_request_error``); the named type decides when there is no
-    status, as for an error event inside a 200 stream. A bad request about the
-    context window is a :class:`ContextLengthExceededError`.
-
-    >>> error_class(429).__name__, error_class(None, "overloaded_error").__name__
-    ('RateLimitError', 'OverloadedError')
-    >>> error_class(401, "invalid_request_error").__name__
-    'UnauthorizedError'
-    >>> error_class(400, message="prompt is too long: 210000 tokens").__name__
-    'ContextLengthExceededError'
-    """
-    cls: type[Error] | None = _BY_STATUS.get(status) if status else None
-    if cls is None and kind:
-        cls = _BY_STATUS.get(_STATUS_BY_TYPE.get(kind.lower(), 0))
-    if cls is None:
-        cls = ServerError if status and status >= 500 else APIError
-    lowered = f"{kind or ''} {message}".lower()
-    if issubclass(cls, BadRequestError) and (kind or "").lower() in _FILTER_KINDS:
-        return ContentFilterError
-    if cls in (BadRequestError, APIError) and any(hint in lowered for hint in _CONTEXT_HINTS):
-        return ContextLengthExceededError
-    if cls is ServiceUnavailableError and "overloaded" in lowered:
-        return OverloadedError      # Gemini: 503 UNAVAILABLE "The model is overloaded"
-    return cls
-
-
-def make_error(status: int | None, kind: str | None, message: str, **kwargs: Any) -> Error:
-    """An instance of :func:`error_class` for this status/type, its message naming both.
-
-    >>> e = make_error(None, "rate_limit_error", "Number of requests exceeded")
-    >>> type(e).__name__, str(e), e.status_code      # no HTTP status: the one of its class
-    ('RateLimitError', 'rate_limit_error: Number of requests exceeded', 429)
-    """
-    cls = error_class(status, kind, message)
-    text = message or (kind or f"HTTP {status}")
-    if kind and kind not in text:
-        text = f"{kind}: {text}"
-    if status is None:
-        status = _STATUS_OF.get(cls)
-    return cls(text, status_code=status, **kwargs)
+        globals()[name] = value = getattr(error_mapping, name)
+        return value
+    raise AttributeError(f"module 'llmchat.errors' has no attribute {name!r}")

@@ -12,7 +12,6 @@ from llmchat.errors import CancelledError, ConcurrentUseError, TimeoutError, Una
 from llmchat.message import Message
 from llmchat.protocols import Request
 from llmchat.providers import Target
-from llmchat.redaction import attach_failure
 
 __all__ = ["Exchange", "sendable"]
 
@@ -37,7 +36,8 @@ def sendable(messages: list[Message]) -> list[Message]:
 
 
 class Exchange:
-    """Mixed into :class:`llmchat.Chat`; the spine (:mod:`llmchat.streaming`) calls these."""
+    """Mixed into :class:`llmchat.Chat`; the spine (:mod:`llmchat.streaming`) calls these.
+    Callbacks and listeners (``_fire``, ``_emit``...) come from :class:`~llmchat.callbacks.Callbacks`."""
 
     messages: list[Message]
 
@@ -54,18 +54,11 @@ class Exchange:
 
     def _end_message(self: Any, message: Message, unwinding: BaseException | None = None) -> None:
         """Tell listeners and ``on_end_message``; while ``unwinding`` propagates, their failures are
-        attached to it (:func:`~llmchat.errors.attach_failure`) instead of replacing it."""
+        attached to it (:func:`~llmchat.redaction.attach_failure`) instead of replacing it."""
         if self._listeners:
             from llmchat.events import MessageEnded
 
-            if unwinding is None:
-                self._emit(MessageEnded(message))
-            else:
-                for listener in list(self._listeners):
-                    try:
-                        listener(MessageEnded(message))
-                    except Exception as exc:    # noqa: BLE001 - the error already propagating wins
-                        attach_failure(unwinding, exc, f"listener {listener!r}")
+            self._emit_safely(unwinding, MessageEnded(message))
         self._fire_safely(unwinding, "end_message", message)
 
     def _request(self: Any) -> Request:
@@ -160,18 +153,6 @@ class Exchange:
         if self._owner is token:
             self._owner = None
             self._busy.release()
-
-    def _fire_safely(self: Any, unwinding: BaseException | None, event: str, *args: Any) -> None:
-        """Fire ``event``; while ``unwinding`` (an llmchat error) propagates, a callback's own exception
-        does not replace it: it is logged and attached to it (a note, and ``__context__``)."""
-        if unwinding is None:
-            self._fire(event, *args)
-            return
-        for callback in self._callbacks[event]:
-            try:
-                callback(*args)
-            except Exception as exc:    # noqa: BLE001 - the error already propagating wins
-                attach_failure(unwinding, exc, f"on_{event} callback {callback!r}")
 
     def _run_tools(self: Any, message: Message) -> None:
         from llmchat.tool_loop import run_tools

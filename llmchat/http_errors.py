@@ -21,7 +21,8 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from llmchat.config import SECRET_HEADER, Secret, reveal
-from llmchat.errors import ConnectionError, Error, StreamError, TimeoutError, make_error
+from llmchat.error_mapping import make_error
+from llmchat.errors import ConnectionError, Error, StreamError, TimeoutError
 
 __all__ = ["BROKEN", "bad_header", "masked", "not_followed", "origin", "redacted", "refusal", "retry_after",
            "translate"]

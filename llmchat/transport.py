@@ -31,7 +31,8 @@ from requests.structures import CaseInsensitiveDict
 from llmchat import __version__
 from llmchat.chunked import dechunk
 from llmchat.config import Secret, reveal
-from llmchat.errors import ConfigurationError, Error, StreamError, make_error
+from llmchat.error_mapping import make_error
+from llmchat.errors import ConfigurationError, Error, StreamError
 from llmchat.http_errors import (
     BROKEN,
     bad_header,

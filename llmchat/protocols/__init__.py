@@ -124,11 +124,11 @@ def error_fields(data: Any) -> tuple[str | None, str]:
         return data.get("type") if data.get("type") != "error" else None, error
     if not isinstance(error, dict):
         return None, json.dumps(data)[:300]
-    from llmchat.errors import _STATUS_BY_TYPE
+    from llmchat.error_mapping import known_kind
 
     candidates = [error.get(k) for k in ("status", "type", "code")]
     candidates = [str(c) for c in candidates if c not in (None, "", "error") and not isinstance(c, int)]
-    kind = next((c for c in candidates if c.lower() in _STATUS_BY_TYPE), candidates[0] if candidates else None)
+    kind = next((c for c in candidates if known_kind(c)), candidates[0] if candidates else None)
     message = error.get("message") or data.get("message") or error.get("detail") or json.dumps(error)[:300]
     return kind, message if isinstance(message, str) else _detail_text(message)
 

@@ -20,7 +20,7 @@ import json
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
-from llmchat.errors import make_error
+from llmchat.error_mapping import make_error
 from llmchat.eventstream import frames as framing
 from llmchat.message import Chunk, Message, ToolCall
 from llmchat.protocols import Request, ended_early, loads, merge, read_error, system_text

@@ -19,7 +19,7 @@ import os
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
-from llmchat.errors import make_error
+from llmchat.error_mapping import make_error
 from llmchat.message import Chunk, Message, ToolCall
 from llmchat.protocols import Request, ended_early, error_fields, loads, merge, read_error, system_text
 
