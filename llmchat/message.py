@@ -67,6 +67,7 @@ output_tokens=None, finish_reason=None)
     finish_reason: str | None = None
     reasoning_tokens: int | None = attrs.field(default=None, repr=False)
     thinking_signature: str | None = attrs.field(default=None, repr=False)
+    finish_detail: str | None = attrs.field(default=None, repr=False)  # why, where finish_reason is coarse
 
 
 def _text_property(parts_name: str, text_name: str) -> property:
@@ -112,6 +113,7 @@ class Message:
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
     finish_reason: str | None = None
+    finish_detail: str | None = None    # the provider's finer reason, e.g. Responses' incomplete_details.reason
     status: str = "complete"
     error: BaseException | None = None
     thinking_signature: str | None = None
@@ -175,7 +177,7 @@ class Message:
 
     def _add_metadata(self, chunk: Chunk) -> None:
         for name in ("model_id", "input_tokens", "output_tokens", "reasoning_tokens", "finish_reason",
-                     "thinking_signature"):
+                     "finish_detail", "thinking_signature"):
             value = getattr(chunk, name)
             if value is not None:
                 setattr(self, name, value)
@@ -196,13 +198,18 @@ class Message:
 
     @property
     def content_filtered(self) -> bool:
-        """True when a provider's content filter ended this answer (its ``finish_reason`` says so:
-        Azure ``content_filter``, Bedrock ``guardrail_intervened``/``content_filtered``, Gemini ``SAFETY``...).
+        """True when a provider's content filter ended this answer: its ``finish_reason`` or, where that
+        is coarse, its ``finish_detail`` is one of :data:`FILTER_REASONS` (Azure ``content_filter``, an
+        incomplete Responses answer whose reason is ``content_filter``, Bedrock ``guardrail_intervened``,
+        Gemini ``SAFETY``, Anthropic ``refusal``...).
 
         >>> Message("assistant", "Once", finish_reason="content_filter").content_filtered
         True
+        >>> Message("assistant", "Once", finish_reason="incomplete", finish_detail="content_filter").content_filtered
+        True
         """
-        return isinstance(self.finish_reason, str) and self.finish_reason in FILTER_REASONS
+        return any(isinstance(value, str) and value in FILTER_REASONS   # wire garbage may be unhashable
+                   for value in (self.finish_reason, self.finish_detail))
 
     @property
     def complete(self) -> bool:
@@ -234,7 +241,7 @@ class Message:
     def __repr__(self) -> str:
         shown = [f"role={self.role!r}", f"content={self.content!r}"]
         for name in ("tool_calls", "tool_call_id", "thinking", "model_id", "input_tokens", "output_tokens",
-                     "finish_reason", "error"):
+                     "finish_reason", "finish_detail", "error"):
             value = getattr(self, name)
             if value:
                 shown.append(f"{name}={value!r}")
@@ -248,13 +255,23 @@ class Message:
         return message_markdown(self)
 
 
-# finish_reason values that mean a content filter (not the model) ended the answer, in every provider's words.
+# The one rule for content filters. These ending values, in each provider's own words, mean a content
+# filter or safety classifier (not the model, nor a limit) ended the answer; Message.content_filtered reads
+# them from finish_reason or finish_detail. The chat then returns normally when some content came before
+# (the provider's finish_reason kept, the partial answer kept), and raises ContentFilterError when none did.
+#   chat_completions (Azure, OpenAI): finish_reason "content_filter"
+#   responses (Azure, OpenAI): status "incomplete" with incomplete_details.reason "content_filter"
+#   anthropic_messages: stop_reason "refusal" (its streaming safety classifiers stopped the answer)
+#   converse (Bedrock): stopReason "guardrail_intervened", "content_filtered"
+#   gemini (Gemini, Vertex AI): SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, IMAGE_SAFETY
+#   cohere: Chat v2 has no filter ending (COMPLETE, STOP_SEQUENCE, MAX_TOKENS, TOOL_CALL; ERROR and
+#     TIMEOUT raise); v1's "ERROR_TOXIC" (its filter stopped the answer) is read the same way if sent.
 FILTER_REASONS = frozenset((
     "content_filter", "guardrail_intervened", "content_filtered", "SAFETY", "RECITATION", "BLOCKLIST",
-    "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "refusal"))
+    "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "refusal", "ERROR_TOXIC"))
 
 _FIELDS = ("role", "content", "tool_call_id", "thinking", "model_id", "input_tokens", "output_tokens",
-           "reasoning_tokens", "finish_reason", "status", "thinking_signature")
+           "reasoning_tokens", "finish_reason", "finish_detail", "status", "thinking_signature")
 
 
 def parse_arguments(call: ToolCall, finish_reason: str | None) -> ToolCall:

@@ -139,8 +139,9 @@ def _retryable(exc: Error) -> bool:
 
 def _finish(message: Message) -> None:
     if message.content_filtered and not message.content and not message.tool_calls:
+        detail = f", {message.finish_detail!r}" if message.finish_detail is not None else ""
         raise ContentFilterError(f"a content filter ended the answer before any content "
-                                 f"(finish_reason {message.finish_reason!r})")
+                                 f"(finish_reason {message.finish_reason!r}{detail})")
     if message.tool_calls:
         for call in message.tool_calls.values():      # garbage from the wire must not reach the tools
             if type(call.id) is not str or type(call.name) is not str or not isinstance(call.arguments, (str, dict)):

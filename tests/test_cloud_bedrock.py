@@ -277,6 +277,48 @@ def test_bearer_key_from_env_wins_over_aws_keys(server, monkeypatch):
     assert "x-amz-date" not in server.requests[-1].headers
 
 
+# ---------------------------------------------------------------------------------------------- ARNs
+
+ARNS = ["arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+        "arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/a1b2c3",
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/xyz",
+        "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:imported-model/m1"]
+
+
+@pytest.mark.parametrize("arn", ARNS)
+def test_a_bedrock_arn_is_inferred_as_bedrock_never_openrouter(arn):
+    from llmchat.providers import openrouter
+
+    assert llmchat.providers.for_model(arn).name == "bedrock" and not openrouter.serves(arn)
+    chat = llmchat.chat(arn, api_key=KEY)
+    region = arn.split(":")[3]
+    assert (chat.provider, chat.protocol) == ("bedrock", "converse")
+    assert chat._base_url == f"https://bedrock-runtime.{region}.amazonaws.com"   # the ARN's region: none set
+
+
+def test_a_configured_region_wins_over_the_arns(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "ap-south-1")
+    assert llmchat.chat(ARNS[0], api_key=KEY)._base_url == "https://bedrock-runtime.ap-south-1.amazonaws.com"
+
+
+def test_an_arn_of_another_service_is_not_guessed():
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-llm"
+    with pytest.raises(llmchat.ConfigurationError, match="provider="):
+        llmchat.chat(arn, api_key=KEY)
+
+
+def test_an_inferred_arn_chat_goes_to_converse_over_http(server):
+    server.queue(Reply(text=["Hi ", "there"]), Reply(text="Again."))
+    chat = llmchat.chat(ARNS[0], base_url=server.root, api_key=KEY, max_retries=0)
+    assert chat.ask("hi").content == "Hi there"
+    request = server.requests[-1]
+    assert (request.protocol, request.headers["authorization"]) == ("converse", f"Bearer {KEY}")
+    assert request.path == "/model/" + ARNS[0].replace("/", "%2F") + "/converse-stream"
+    assert chat.with_model(ARNS[2]).ask("more").content == "Again." and chat.provider == "bedrock"
+    assert server.requests[-1].path.startswith("/model/arn:aws:bedrock:us-west-2:")
+
+
 # ---------------------------------------------------------------------------------------------- over HTTP
 
 def make(server, **options):

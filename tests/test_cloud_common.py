@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import llmchat
 from llmchat import providers
 from llmchat.errors import error_class
+from llmchat.testing import Reply
 
 HEAVY = ("botocore", "boto3", "google", "google.auth", "cryptography", "azure", "llmchat.eventstream",
          "llmchat.auth.sigv4", "requests")
@@ -41,10 +42,54 @@ def test_cloud_ids_are_not_claimed_by_the_direct_providers():
 
 
 @pytest.mark.parametrize("reason", ["content_filter", "guardrail_intervened", "content_filtered", "SAFETY",
-                                    "PROHIBITED_CONTENT", "RECITATION"])
+                                    "PROHIBITED_CONTENT", "RECITATION", "refusal", "ERROR_TOXIC"])
 def test_content_filtered_is_true_for_every_providers_filter_ending(reason):
     assert llmchat.Message("assistant", "x", finish_reason=reason).content_filtered
     assert not llmchat.Message("assistant", "x", finish_reason="stop").content_filtered
+
+
+# provider, protocol, model, base path on the loopback server, the filter ending it sends, finish_reason seen
+FILTER_ENDINGS = [
+    ("azure", "chat_completions", "gpt-4.1-mini", "/openai/v1", "content_filter", "content_filter"),
+    ("azure", "responses", "gpt-5-nano", "/openai/v1", "content_filter", "incomplete"),
+    ("openai", "responses", "gpt-5-nano", "/v1", "content_filter", "incomplete"),
+    ("openai", "chat_completions", "gpt-4.1-mini", "/v1", "content_filter", "content_filter"),
+    ("anthropic", "anthropic_messages", "claude-haiku-4-5", "", "refusal", "refusal"),
+    ("gemini", "gemini", "gemini-2.5-flash", "/v1beta", "PROHIBITED_CONTENT", "PROHIBITED_CONTENT"),
+    ("vertexai", "gemini", "gemini-2.5-flash", "/v1beta1/projects/p/locations/global/publishers/google", "SAFETY",
+     "SAFETY"),
+    ("bedrock", "converse", "us.amazon.nova-2-lite-v1:0", "", "guardrail_intervened", "guardrail_intervened"),
+    ("bedrock", "converse", "us.amazon.nova-2-lite-v1:0", "", "content_filtered", "content_filtered"),
+    ("cohere", "cohere", "command-a-03-2025", "", "ERROR_TOXIC", "ERROR_TOXIC"),
+]
+
+
+@pytest.mark.parametrize(("provider", "protocol", "model", "path", "ending", "finish"), FILTER_ENDINGS,
+                         ids=[f"{p}-{q}-{e}" for p, q, _m, _b, e, _f in FILTER_ENDINGS])
+def test_every_providers_filter_ending_over_http(server, provider, protocol, model, path, ending, finish):
+    """The one rule: cut after some content, the answer returns normally (partial text kept, the
+    provider's finish_reason, content_filtered); cut before any, a ContentFilterError."""
+    server.queue(Reply(text=["Once ", "upon"], finish=ending), Reply(finish=ending))
+    chat = llmchat.chat(model, provider=provider, protocol=protocol, base_url=server.root + path,
+                        api_key="k-test-SECRET-0123456789", max_retries=0)
+    reply = chat.ask("story")
+    assert (reply.content, reply.finish_reason, reply.content_filtered, reply.status) == \
+        ("Once upon", finish, True, "complete")
+    assert chat.messages[-1] is reply and server.requests[-1].protocol == protocol
+    with pytest.raises(llmchat.ContentFilterError, match="before any content") as info:
+        chat.ask("again")
+    assert info.value.partial == "" and chat.messages[-1].status == "incomplete"
+    assert [m.role for m in chat.messages] == ["user", "assistant", "user", "assistant"]
+
+
+def test_a_responses_answer_cut_by_its_token_limit_is_incomplete_but_not_filtered(server):
+    server.queue(Reply(text=["Once ", "upon"], finish="incomplete"))
+    chat = llmchat.chat("gpt-5-nano", provider="azure", protocol="responses", base_url=server.root + "/openai/v1",
+                        api_key="k-test-SECRET-0123456789", max_retries=0)
+    reply = chat.ask("story")
+    assert (reply.content, reply.finish_reason, reply.finish_detail, reply.content_filtered) == \
+        ("Once upon", "incomplete", "max_output_tokens", False)
+    assert llmchat.Message.from_dict(reply.to_dict()).finish_detail == "max_output_tokens"   # stored too
 
 
 @pytest.mark.parametrize(("status", "kind", "message", "cls"), [

@@ -29,11 +29,13 @@ def created(model: str = "gpt-5-nano") -> bytes:
 
 
 def completed(status: str = "completed", model: str = "gpt-5-nano-2025", items: list | None = None,
-              kind: str = "response.completed", tokens: tuple[int, int, int] = (7, 5, 0)) -> bytes:
-    """The terminal event; ``tokens`` is (input, output, reasoning)."""
+              kind: str = "response.completed", tokens: tuple[int, int, int] = (7, 5, 0),
+              details: Any = None) -> bytes:
+    """The terminal event; ``tokens`` is (input, output, reasoning), ``details`` its incomplete_details."""
     data = {"input_tokens": tokens[0], "output_tokens": tokens[1],
             "output_tokens_details": {"reasoning_tokens": tokens[2]}}
-    response = {"id": "resp_1", "status": status, "model": model, "output": items or [], "usage": data}
+    response = {"id": "resp_1", "status": status, "model": model, "output": items or [], "usage": data,
+                "incomplete_details": details}
     return ev(kind, response=response)
 
 
@@ -211,6 +213,37 @@ def test_incomplete_response_ends_with_its_own_status_and_usage():
     chunks = parse(stream)
     assert (chunks[-1].finish_reason, chunks[-1].input_tokens, chunks[-1].output_tokens) == ("incomplete", 3, 9)
     assert fold(chunks).content == "Once upon"
+
+
+FILTERED_STREAM = b"".join([
+    created(), text("Once "), text("upön"),
+    completed(status="incomplete", kind="response.incomplete", tokens=(3, 2, 0), details={"reason": "content_filter"}),
+])
+
+
+def test_an_answer_the_filter_ends_keeps_its_text_and_is_content_filtered_however_the_bytes_are_cut():
+    want = ("Once upön", "incomplete", "content_filter", True, 3, 2)
+    stream = FILTERED_STREAM
+    pieces = [[stream]] + [[stream[:at], stream[at:]] for at in range(1, len(stream))]
+    pieces.append([stream[i:i + 1] for i in range(len(stream))])
+    for blocks in pieces:
+        m = fold(parse(blocks))
+        assert (m.content, m.finish_reason, m.finish_detail, m.content_filtered, m.input_tokens,
+                m.output_tokens) == want, [len(b) for b in blocks]
+
+
+@pytest.mark.parametrize(("details", "detail", "filtered"), [
+    ({"reason": "max_output_tokens"}, "max_output_tokens", False),
+    (None, None, False), ("content_filter", None, False), ({"reason": ["content_filter"]}, None, False),
+    ({"reason": {"x": 1}}, None, False), ({}, None, False),
+])
+def test_other_incomplete_reasons_are_not_filtered_and_odd_details_are_ignored(details, detail, filtered):
+    m = fold(parse([text("Once"), completed(status="incomplete", kind="response.incomplete", details=details)]))
+    assert (m.content, m.finish_reason, m.finish_detail, m.content_filtered) == ("Once", "incomplete", detail, filtered)
+
+
+def test_a_completed_response_has_no_finish_detail():
+    assert fold(parse([TEXT_STREAM])).finish_detail is None
 
 
 def test_parsing_stops_at_the_terminal_event():

@@ -121,7 +121,8 @@ def test_the_provider_is_inferred_from_the_model_id(model: str, name: str) -> No
     assert llmchat.chat(model, api_key="k").provider == name
 
 
-@pytest.mark.parametrize("model", ["qwen3", "llama3.1:8b", "hf.co/unsloth/Qwen3-8B-GGUF:Q4_K_M"])
+@pytest.mark.parametrize("model", ["qwen3", "llama3.1:8b", "hf.co/unsloth/Qwen3-8B-GGUF:Q4_K_M",
+                                   "arn:aws:sagemaker:us-east-1:123456789012:endpoint/my-llm"])
 def test_an_unclaimed_model_asks_for_a_provider(model: str) -> None:
     with pytest.raises(llmchat.ConfigurationError) as caught:
         llmchat.chat(model, api_key="k")
@@ -129,7 +130,8 @@ def test_an_unclaimed_model_asks_for_a_provider(model: str) -> None:
     assert model in message and "provider=" in message and "openrouter" in message
 
 
-@pytest.mark.parametrize("model", ["anthropic/claude-3.5-sonnet", "meta-llama/llama-3.1-8b-instruct:free"])
+@pytest.mark.parametrize("model", ["anthropic/claude-3.5-sonnet", "meta-llama/llama-3.1-8b-instruct:free",
+                                   "anthropic/claude-3.7-sonnet:thinking"])
 def test_openrouter_is_inferred_from_vendor_slash_model_ids(model: str) -> None:
     assert llmchat.chat(model, api_key="k").provider == "openrouter"
 

@@ -2,7 +2,9 @@
 
 The stream is typed events (``response.output_text.delta``, ...) ending with
 ``response.completed`` or ``response.incomplete``; ``response.failed`` and
-``error`` events carry an error.
+``error`` events carry an error. The last chunk's ``finish_reason`` is the response's
+status (``completed``, ``incomplete``) and its ``finish_detail`` the reason an incomplete
+one gives (``max_output_tokens``, or ``content_filter``: then ``message.content_filtered``).
 
 >>> events = [("response.created", '{"type":"response.created","response":{"model":"gpt-5-nano"}}'),
 ...           ("response.output_text.delta", '{"type":"response.output_text.delta","item_id":"m","delta":"Hi"}'),
@@ -163,7 +165,8 @@ class _State:
 
     def final(self, response: dict[str, Any], status: str) -> Chunk:
         """The last chunk: finish, usage, model, and any output item no earlier event brought."""
-        final = Chunk(model_id=response.get("model") or self.model, finish_reason=response.get("status") or status)
+        final = Chunk(model_id=response.get("model") or self.model, finish_reason=response.get("status") or status,
+                      finish_detail=_reason(response))
         for index, item in enumerate(response.get("output") or []):
             if (item.get("id") or f"output_{index}") not in self.done and not (self.seen and not item.get("id")):
                 _fold(final, self.item(item, index))
@@ -172,6 +175,13 @@ class _State:
         final.output_tokens = usage.get("output_tokens")
         final.reasoning_tokens = (usage.get("output_tokens_details") or {}).get("reasoning_tokens")
         return final
+
+
+def _reason(response: dict[str, Any]) -> str | None:
+    """Why a response is incomplete (``max_output_tokens``, ``content_filter``), else None."""
+    details = response.get("incomplete_details")
+    reason = details.get("reason") if isinstance(details, dict) else None
+    return reason if isinstance(reason, str) else None
 
 
 def _arguments(entry: list[Any], arguments: Any) -> Chunk | None:

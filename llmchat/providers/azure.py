@@ -16,7 +16,8 @@ as a bearer: ``AZURE_AD_TOKEN``, or ``configure(azure_ad_token_provider=fn)`` ca
 request (e.g. ``azure.identity.get_bearer_token_provider(DefaultAzureCredential(),
 "https://cognitiveservices.azure.com/.default")``). A prompt the content filter refuses raises
 :class:`~llmchat.ContentFilterError`; an answer it cuts ends with ``finish_reason
-"content_filter"`` and ``message.content_filtered``.
+"content_filter"`` (on Responses: ``"incomplete"``, ``finish_detail "content_filter"``) and
+``message.content_filtered``.
 
 >>> prepare(Target("https://r.services.ai.azure.com/models", "/chat/completions", {}, "chat_completions", "m")).url
 'https://r.services.ai.azure.com/models/chat/completions?api-version=2024-05-01-preview'

@@ -1,6 +1,8 @@
 """Amazon Bedrock: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html
 
-Name the provider: ``llmchat.chat("us.anthropic.claude-haiku-4-5-20251001-v1:0", provider="bedrock")``.
+Name the provider: ``llmchat.chat("us.anthropic.claude-haiku-4-5-20251001-v1:0", provider="bedrock")``;
+a Bedrock ARN (an inference profile, a provisioned or imported model) names it by itself, and its
+region is used when none is configured.
 The ``converse`` protocol (AWS's binary event stream) serves every Bedrock model; ``protocol=
 "chat_completions"`` (or ``"responses"``) speaks Bedrock's OpenAI-compatible endpoint
 (``/openai/v1``) instead. The region is ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``, the profile's,
@@ -32,6 +34,30 @@ def region_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
+_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:bedrock:([a-z0-9-]*):")
+
+
+def serves(model: str) -> bool:
+    """Bedrock ARNs (``arn:aws:bedrock:REGION:ACCOUNT:inference-profile/...``, any AWS partition).
+
+    >>> serves("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0")
+    True
+    >>> serves("us.amazon.nova-lite-v1:0"), serves("arn:aws:sagemaker:us-east-1:1:endpoint/x")
+    (False, False)
+    """
+    return _ARN.match(model) is not None
+
+
+def arn_region(model: str) -> str | None:
+    """The region a Bedrock ARN names, or None.
+
+    >>> arn_region("arn:aws-us-gov:bedrock:us-gov-west-1:1:application-inference-profile/a1")
+    'us-gov-west-1'
+    """
+    match = _ARN.match(model)
+    return (match.group(1) or None) if match else None
+
+
 def region() -> str | None:
     from llmchat.auth import aws
 
@@ -39,7 +65,7 @@ def region() -> str | None:
 
 
 def locate(model: str, protocol: str, key: Any = None) -> str:
-    where = region()
+    where = region() or arn_region(model)
     if not where:
         raise ConfigurationError("no region for bedrock: set AWS_REGION, or call llmchat.configure("
                                  "bedrock_region=...), or pass base_url=...")
@@ -68,6 +94,7 @@ PROVIDER = Provider(
     base_env="BEDROCK_API_BASE",
     key_optional=True,
     settings={"region": "AWS_REGION"},
+    models=serves,
     locate=locate,
     sign=sign,
 )

@@ -13,13 +13,16 @@ from llmchat.providers import Provider
 
 
 def serves(model: str) -> bool:
-    """``vendor/model`` ids, not the ``hf.co/user/repo`` paths local servers use.
+    """``vendor/model`` ids, not the ``hf.co/user/repo`` paths local servers use, nor ARNs
+    (``arn:aws:bedrock:...:inference-profile/...``): a vendor slug has no ``.`` and no ``:``.
 
     >>> serves("meta-llama/llama-3.1-8b-instruct:free"), serves("hf.co/unsloth/Qwen3-8B-GGUF"), serves("gpt-4o")
     (True, False, False)
+    >>> serves("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-v1:0")
+    False
     """
     vendor, slash, _model = model.partition("/")
-    return bool(slash and vendor) and "." not in vendor
+    return bool(slash and vendor) and "." not in vendor and ":" not in vendor
 
 
 PROVIDER = Provider(

@@ -10,6 +10,9 @@ from llmchat.testing.types import Reply
 CREATED = 1700000000
 # Final event by response status, as the real API sends them; other statuses end with response.completed.
 FINAL_EVENTS = {"incomplete": "response.incomplete", "failed": "response.failed"}
+# Reply.finish -> incomplete_details.reason of a response.incomplete ending.
+INCOMPLETE_REASONS = {"incomplete": "max_output_tokens", "max_output_tokens": "max_output_tokens",
+                      "content_filter": "content_filter"}
 
 
 def content_filter_body(message: str | None = None) -> dict[str, Any]:
@@ -96,7 +99,8 @@ def _ev(kind: str, **fields: Any) -> Ev:
 class Responses(Wire):
     """``event: response.*`` events with sequence numbers, ending with ``response.completed``.
 
-    A ``finish`` of "incomplete" ends with ``response.incomplete`` (reason max_output_tokens) and
+    A ``finish`` of "incomplete" ends with ``response.incomplete`` (reason max_output_tokens), of
+    "content_filter" or "max_output_tokens" with ``response.incomplete`` for that reason, and
     "failed" with ``response.failed``, as the real API does; other values go into the status of
     ``response.completed``.
     """
@@ -147,6 +151,8 @@ class Responses(Wire):
 
     def _final(self, reply: Reply, ctx: Context, output: list[dict[str, Any]]) -> Ev:
         status = reply.finish or "completed"
+        reason = INCOMPLETE_REASONS.get(status)
+        status = "incomplete" if reason else status
         usage = None
         if reply.usage:
             out = reply.output_token_count()
@@ -155,8 +161,8 @@ class Responses(Wire):
                      "output_tokens_details": {"reasoning_tokens": reply.reasoning_tokens or 0},
                      "total_tokens": reply.input_tokens + out}
         response = self._response(ctx, status, output, usage)
-        if status == "incomplete":
-            response["incomplete_details"] = {"reason": "max_output_tokens"}
+        if reason:
+            response["incomplete_details"] = {"reason": reason}
         kind = FINAL_EVENTS.get(status, "response.completed")
         return Ev({"type": kind, "response": response}, name=kind, terminal=True)
 
