@@ -283,18 +283,21 @@ ARNS = ["arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.c
         "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
         "arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/a1b2c3",
         "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/xyz",
-        "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:imported-model/m1"]
+        "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:imported-model/m1",
+        "arn:aws-cn:bedrock:cn-north-1:123456789012:inference-profile/apac.amazon.nova-lite-v1:0"]
+HOSTS = ["bedrock-runtime.eu-west-1.amazonaws.com", "bedrock-runtime.us-east-1.amazonaws.com",
+         "bedrock-runtime.us-west-2.amazonaws.com", "bedrock-runtime.us-east-1.amazonaws.com",
+         "bedrock-runtime.us-gov-west-1.amazonaws.com", "bedrock-runtime.cn-north-1.amazonaws.com.cn"]
 
 
-@pytest.mark.parametrize("arn", ARNS)
-def test_a_bedrock_arn_is_inferred_as_bedrock_never_openrouter(arn):
+@pytest.mark.parametrize(("arn", "host"), list(zip(ARNS, HOSTS)))
+def test_a_bedrock_arn_is_inferred_as_bedrock_never_openrouter(arn, host):
     from llmchat.providers import openrouter
 
     assert llmchat.providers.for_model(arn).name == "bedrock" and not openrouter.serves(arn)
     chat = llmchat.chat(arn, api_key=KEY)
-    region = arn.split(":")[3]
     assert (chat.provider, chat.protocol) == ("bedrock", "converse")
-    assert chat._base_url == f"https://bedrock-runtime.{region}.amazonaws.com"   # the ARN's region: none set
+    assert chat._base_url == f"https://{host}"   # the ARN's region (none is set), in its partition's domain
 
 
 def test_a_configured_region_wins_over_the_arns(monkeypatch):

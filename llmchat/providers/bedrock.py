@@ -34,6 +34,15 @@ def region_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
+def domain(region: str) -> str:
+    """The AWS domain of a region's endpoints: the China regions have their own.
+
+    >>> domain("eu-west-1"), domain("cn-north-1")
+    ('amazonaws.com', 'amazonaws.com.cn')
+    """
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+
+
 _ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:bedrock:([a-z0-9-]*):")
 
 
@@ -72,7 +81,7 @@ def locate(model: str, protocol: str, key: Any = None) -> str:
     if protocol not in ("converse", "chat_completions", "responses"):
         raise ConfigurationError(f"bedrock does not speak the {protocol} protocol here; use converse (the "
                                  f"default), chat_completions or responses, or pass base_url=...")
-    base = f"https://bedrock-runtime.{where}.amazonaws.com"
+    base = f"https://bedrock-runtime.{where}.{domain(where)}"
     return base if protocol == "converse" else f"{base}/openai/v1"
 
 
