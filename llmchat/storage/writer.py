@@ -243,7 +243,8 @@ class Writer(TurnLock):
             flush = self.store.flush
             if not self.held or self.released or now - self.last_write < flush:
                 return              # never two writes of one answer within `flush` seconds
-            if (self.pending or now >= self.renew_at) and self._affordable(now):
+            urgent = now >= self.renew_at + self.store.lease * 0.3       # the lease must never run out
+            if (self.pending or now >= self.renew_at) and (urgent or self._affordable(now)):
                 rows = self._flush(now)
                 cancel_at = rows[0][0] if rows else now
             elif now - self.last_read >= flush:
