@@ -22,6 +22,8 @@ from llmchat.errors import (  # noqa: E402
     APIError,
     BadRequestError,
     CancelledError,
+    ChatBusyError,
+    ChatNotFoundError,
     ConcurrentUseError,
     ConfigurationError,
     ConnectionError,
@@ -37,9 +39,11 @@ from llmchat.errors import (  # noqa: E402
     ServiceUnavailableError,
     StreamError,
     TimeoutError,
+    ToolArgumentError,
     ToolCallParseError,
     ToolLoopError,
     UnauthorizedError,
+    WorkerLostError,
 )
 from llmchat.message import Chunk, Message, ToolCall  # noqa: E402
 
@@ -48,6 +52,8 @@ __all__ = [
     "BadRequestError",
     "CancelledError",
     "Chat",
+    "ChatBusyError",
+    "ChatNotFoundError",
     "Chunk",
     "ConcurrentUseError",
     "ConfigurationError",
@@ -71,14 +77,14 @@ __all__ = [
     "ToolCallParseError",
     "ToolLoopError",
     "UnauthorizedError",
+    "WorkerLostError",
     "chat",
     "configure",
     "store",
     "tool",
 ]
 
-_LAZY = {"Tool": "llmchat.tools", "tool": "llmchat.tools", "ToolArgumentError": "llmchat.tools",
-         "store": "llmchat.storage"}
+_LAZY = {"Tool": "llmchat.tools", "tool": "llmchat.tools", "store": "llmchat.storage"}
 
 
 def __getattr__(name: str) -> Any:

@@ -60,13 +60,12 @@ def exit_code(exc: BaseException) -> int:
     """The exit code for an exception that ended a run (see :data:`EXIT_CODES`)."""
     import llmchat
 
-    busy = getattr(sys.modules.get("llmchat.storage.writer"), "ChatBusyError", ())    # --chat answered elsewhere
     for kinds, code in (
         ((KeyboardInterrupt,), 130), ((Terminated,), 143), ((BrokenPipeError,), 141),
         ((llmchat.ConfigurationError, llmchat.NotFoundError), 78),
         ((llmchat.UnauthorizedError, llmchat.ForbiddenError, llmchat.PaymentRequiredError), 77),
         ((llmchat.RateLimitError, llmchat.ServerError, llmchat.ConnectionError, llmchat.TimeoutError,
-          llmchat.StreamError, busy), 75),
+          llmchat.StreamError, llmchat.ChatBusyError), 75),     # busy: --chat answered elsewhere
     ):
         if isinstance(exc, kinds):
             return code

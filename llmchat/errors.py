@@ -20,9 +20,13 @@
     ├── TimeoutError                        (also builtin TimeoutError)  silence or a deadline ran out
     ├── StreamError                         the stream broke its protocol: malformed event, ended early
     ├── ToolCallParseError                  (also ValueError)  the model's tool arguments are not valid JSON
+    ├── ToolArgumentError                   (also ValueError)  a tool's arguments do not fit its schema
     ├── ToolLoopError                       too many tool rounds in one turn
     ├── ConcurrentUseError                  (also RuntimeError)  a second ask on a chat that is answering
-    └── CancelledError                      chat.cancel() stopped the stream
+    ├── CancelledError                      chat.cancel() stopped the stream
+    ├── ChatNotFoundError                   (also LookupError)  no stored chat with that id
+    ├── ChatBusyError                       another worker is answering this stored chat now
+    └── WorkerLostError                     a stored answer's worker stopped before it ended
 
 One mapping, :func:`error_class` (in :mod:`llmchat.error_mapping`, importable
 from here too), turns an HTTP status, or the error type named in a body
@@ -47,35 +51,18 @@ Every error carries what was streamed before it::
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:   # at run time, module __getattr__ below loads them on first use
     from llmchat.error_mapping import error_class, make_error
 
 __all__ = [
-    "APIError",
-    "BadRequestError",
-    "CancelledError",
-    "ConcurrentUseError",
-    "ConfigurationError",
-    "ConnectionError",
-    "ContentFilterError",
-    "ContextLengthExceededError",
-    "Error",
-    "ForbiddenError",
-    "NotFoundError",
-    "OverloadedError",
-    "PaymentRequiredError",
-    "RateLimitError",
-    "ServerError",
-    "ServiceUnavailableError",
-    "StreamError",
-    "TimeoutError",
-    "ToolCallParseError",
-    "ToolLoopError",
-    "UnauthorizedError",
-    "error_class",
-    "make_error",
+    "APIError", "BadRequestError", "CancelledError", "ChatBusyError", "ChatNotFoundError",
+    "ConcurrentUseError", "ConfigurationError", "ConnectionError", "ContentFilterError",
+    "ContextLengthExceededError", "Error", "ForbiddenError", "NotFoundError", "OverloadedError",
+    "PaymentRequiredError", "RateLimitError", "ServerError", "ServiceUnavailableError", "StreamError",
+    "TimeoutError", "ToolArgumentError", "ToolCallParseError", "ToolLoopError", "UnauthorizedError",
+    "WorkerLostError", "error_class", "make_error",
 ]
 
 
@@ -282,6 +269,47 @@ class CancelledError(Error):
 
     >>> CancelledError("cancelled", partial="Once").partial
     'Once'
+    """
+
+
+class ToolArgumentError(Error, ValueError):
+    """The model called a tool with arguments that do not match its schema.
+
+    During ``ask`` this never reaches the caller: the problems go back to the model as the
+    tool's result, so that it can correct the call. ``Tool.run`` raises it when called directly.
+
+    >>> err = ToolArgumentError("weather", ["missing required argument 'latitude'"])
+    >>> str(err), err.tool_name, err.problems
+    ("weather: missing required argument 'latitude'", 'weather', ["missing required argument 'latitude'"])
+    """
+
+    def __init__(self, tool_name: str, problems: Sequence[str] | str) -> None:
+        self.tool_name = tool_name
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(f"{tool_name}: {'; '.join(self.problems)}")
+
+
+class ChatNotFoundError(Error, LookupError):
+    """No stored chat with that id in the store.
+
+    >>> issubclass(ChatNotFoundError, LookupError)
+    True
+    """
+
+
+class ChatBusyError(Error):
+    """Another worker is answering this stored chat now (two answers must not interleave).
+
+    >>> str(ChatBusyError("chat c1 is being answered elsewhere"))
+    'chat c1 is being answered elsewhere'
+    """
+
+
+class WorkerLostError(Error):
+    """The worker answering a stored message stopped (killed, machine restarted) before the answer ended.
+
+    >>> str(WorkerLostError("the worker stopped"))
+    'the worker stopped'
     """
 
 

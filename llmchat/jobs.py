@@ -84,7 +84,7 @@ def _answer(s: Any, chat: Any, after: str | None) -> str:
     messages = chat.messages
     ids = [m.id for m in messages]
     if after is not None and after not in ids:
-        from llmchat.storage import ChatNotFoundError
+        from llmchat.errors import ChatNotFoundError
 
         raise ChatNotFoundError(f"message {after!r} is not in chat {chat.id!r}")
     index = ids.index(after) if after is not None else len(messages) - 1

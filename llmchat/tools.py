@@ -20,11 +20,11 @@ import inspect
 import json
 import re
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from llmchat.docstrings import parse_docstring
-from llmchat.errors import ConfigurationError, Error
+from llmchat.errors import ConfigurationError, ToolArgumentError
 from llmchat.schema import Signature, signature_schema
 from llmchat.validation import coerce_arguments, validate
 
@@ -92,26 +92,6 @@ def _to_text(value: object) -> str:
     if value is None:
         return ""
     return json.dumps(value, default=str, ensure_ascii=False)
-
-
-class ToolArgumentError(Error, ValueError):
-    """The model called a tool with arguments that do not match its schema.
-
-    During ``ask`` this never reaches the caller: the problems go back to the model as the
-    tool's result, so that it can correct the call. :meth:`Tool.run` raises it when called directly.
-
-    >>> err = ToolArgumentError("weather", ["missing required argument 'latitude'"])
-    >>> str(err), err.tool_name, err.problems
-    ("weather: missing required argument 'latitude'", 'weather', ["missing required argument 'latitude'"])
-    >>> isinstance(err, Error) and isinstance(err, ValueError)
-    True
-    """
-
-    def __init__(self, tool_name: str, problems: Sequence[str] | str) -> None:
-        self.tool_name = tool_name
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        self.message = f"{tool_name}: {'; '.join(self.problems)}"
-        super().__init__(self.message)
 
 
 class Tool:

@@ -108,6 +108,29 @@ def test_error_tree_inherits_the_builtins_people_catch():
         assert issubclass(cls, llmchat.Error)
 
 
+def test_every_error_lives_in_the_one_tree_and_its_drawing():
+    import importlib
+    import pkgutil
+
+    import llmchat.errors
+
+    for info in pkgutil.walk_packages(llmchat.__path__, "llmchat."):
+        if info.name not in ("llmchat.__main__",):
+            importlib.import_module(info.name)     # every module, so every error class is defined
+    seen, todo = set(), [llmchat.Error]
+    while todo:
+        cls = todo.pop()
+        seen.add(cls)
+        todo += [sub for sub in cls.__subclasses__() if sub not in seen]
+    ours = {cls for cls in seen if cls.__module__.startswith("llmchat")}
+    assert {cls.__module__ for cls in ours} == {"llmchat.errors"}
+    assert {cls.__name__ for cls in ours} <= set(llmchat.errors.__all__) <= set(dir(llmchat)) | {
+        "error_class", "make_error"}
+    drawn = llmchat.errors.__doc__.split("::")[1].split("One mapping")[0]
+    assert all(f" {cls.__name__} " in drawn for cls in ours), [c.__name__ for c in ours if c.__name__ not in drawn]
+    assert issubclass(llmchat.ChatNotFoundError, LookupError) and issubclass(llmchat.ToolArgumentError, ValueError)
+
+
 def test_one_mapping_serves_statuses_and_body_types():
     assert error_class(429) is error_class(200, "rate_limit_error") is error_class(None, "RESOURCE_EXHAUSTED")
     assert error_class(None, "server_is_overloaded") is llmchat.OverloadedError

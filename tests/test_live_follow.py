@@ -146,6 +146,12 @@ def test_error_mid_answer_is_broadcast_with_the_partial(server, make_chat):
     assert fold(events)[-1]["status"] == "incomplete"
 
 
+def test_an_unknown_format_is_a_configuration_error(recorded):
+    hub, _ = recorded
+    with pytest.raises(llmchat.ConfigurationError, match="htmx, htmx4, json, turbo"):
+        next(iter(follow("c1", "0", format="xml", broadcaster=hub, idle=0)))
+
+
 def test_afollow_gives_the_same_body(recorded):
     hub, _ = recorded
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import attrs
 
+from llmchat.errors import ConfigurationError
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
 
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
@@ -147,7 +148,7 @@ class _Follower:
     def __init__(self, chat_id: Any, last_event_id: Any, format: str, source: Source,  # noqa: A002
                  partial: Partial, heartbeat: float, idle: float | None, retry: int) -> None:
         if format not in FORMATS:
-            raise ValueError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
+            raise ConfigurationError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
         self.chat_id, self.format, self.partial = chat_id, format, partial
         self.hub = source
         self.heartbeat, self.idle, self.retry = heartbeat, idle, retry

@@ -35,6 +35,8 @@ import json
 import re
 from typing import Any, Callable
 
+from llmchat.errors import ConfigurationError
+
 __all__ = ["FORMATS", "Partial", "dom_id", "message_html", "messages_html", "render"]
 
 FORMATS = ("htmx", "htmx4", "json", "turbo")
@@ -161,4 +163,4 @@ def render(event: dict, format: str = "json",  # noqa: A002
         return None, _htmx_data(event, partial)
     if format == "json":
         return event["type"], _json_data(event)
-    raise ValueError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
+    raise ConfigurationError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")

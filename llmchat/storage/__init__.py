@@ -26,9 +26,8 @@ import uuid
 from typing import Any, NamedTuple
 
 from llmchat.config import Secret, settings
-from llmchat.errors import ConfigurationError
-from llmchat.storage.rows import ChatNotFoundError, WorkerLostError, build_chat, chat_config, message_from_row
-from llmchat.storage.turns import ChatBusyError
+from llmchat.errors import ChatBusyError, ChatNotFoundError, ConfigurationError, WorkerLostError
+from llmchat.storage.rows import build_chat, chat_config, message_from_row
 from llmchat.storage.writer import LOST, Writer
 
 __all__ = ["ChatBusyError", "ChatNotFoundError", "Snapshot", "Store", "WorkerLostError", "store"]

@@ -24,26 +24,9 @@ from llmchat import errors
 from llmchat.config import Secret
 from llmchat.message import Message
 
-__all__ = ["ChatNotFoundError", "WorkerLostError", "build_chat", "chat_config", "error_from_row", "message_dict",
-           "message_from_row", "tool_path"]
+__all__ = ["build_chat", "chat_config", "error_from_row", "message_dict", "message_from_row", "tool_path"]
 
 log = logging.getLogger("llmchat")
-
-
-class ChatNotFoundError(errors.Error, LookupError):
-    """No chat with that id in the store.
-
-    >>> issubclass(ChatNotFoundError, LookupError)
-    True
-    """
-
-
-class WorkerLostError(errors.Error):
-    """The worker answering a stored message stopped (killed, machine restarted) before the answer ended.
-
-    >>> str(WorkerLostError("the worker stopped"))
-    'the worker stopped'
-    """
 
 
 def tool_path(tool: Any) -> str | None:
@@ -102,7 +85,7 @@ def error_from_row(kind: str | None, text: str | None) -> BaseException | None:
     """The stored error as an exception of its class when it is an llmchat one (else a RuntimeError)."""
     if kind is None and text is None:
         return None
-    cls = getattr(errors, kind or "", None) or (WorkerLostError if kind == "WorkerLostError" else None)
+    cls = getattr(errors, kind or "", None)
     if isinstance(cls, type) and issubclass(cls, errors.Error):
         error = cls.__new__(cls)
         Exception.__init__(error, text or "")

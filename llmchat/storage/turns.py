@@ -4,8 +4,8 @@ The lock is two columns of the chat row, ``lock_owner`` and ``lock_until``: a le
 flusher renews while the turn runs (tools included). A worker that dies stops renewing it, so the
 next one takes the chat once the lease has run out.
 
->>> str(ChatBusyError("chat c1 is being answered elsewhere"))
-'chat c1 is being answered elsewhere'
+>>> TurnLock.acquire.__doc__.split(";")[0]
+"Take the chat's lock, waiting up to ``wait`` seconds"
 """
 
 from __future__ import annotations
@@ -14,18 +14,10 @@ import json
 import time
 from typing import Any, Iterator
 
-from llmchat.errors import Error
+from llmchat.errors import ChatBusyError
 from llmchat.storage.rows import chat_config
 
 __all__ = ["ChatBusyError", "TurnLock"]
-
-
-class ChatBusyError(Error):
-    """Another worker is answering this chat now (two answers must not interleave).
-
-    >>> issubclass(ChatBusyError, Error)
-    True
-    """
 
 
 class TurnLock:

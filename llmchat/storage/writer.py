@@ -26,14 +26,15 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from llmchat.broadcast import chunk_event, encode_chunks
+from llmchat.errors import ChatBusyError
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
 from llmchat.storage.rows import message_dict
-from llmchat.storage.turns import ChatBusyError, TurnLock
+from llmchat.storage.turns import TurnLock
 
 if TYPE_CHECKING:
     from llmchat.storage import Store
 
-__all__ = ["ChatBusyError", "Writer"]  # ChatBusyError: from llmchat.storage.turns
+__all__ = ["ChatBusyError", "Writer"]  # ChatBusyError: from llmchat.errors
 
 LOST = ("the worker answering this message stopped before the answer ended (no sign of life since its "
         "last save); chat.complete() asks again")
