@@ -106,7 +106,8 @@ class Exchange:
         target = Target(self._base_url, protocol.path(request), protocol.body(request), self.protocol, self.model)
         if provider.prepare is not None:
             target = provider.prepare(target)
-        sign = functools.partial(provider.sign, reveal(self._key) or "") if provider.sign is not None else None
+        # The key stays a Secret (a sign hook only asks whether there is one): this frame is on every error's traceback.
+        sign = functools.partial(provider.sign, self._key or "") if provider.sign is not None else None
         try:
             transport.open_stream(
                 target.url, self._wire_headers(), target.body, timeout=timeout, connect_timeout=connect,

@@ -106,7 +106,7 @@ class Provider:
     choose: Callable[[str], str] | None = None    # model -> protocol, when no protocol= is given
     locate: Callable[[str, str, Any], str] | None = None  # (model, protocol, key) -> base URL, when none is set
     prepare: Callable[[Target], Target] | None = None  # adjust path/body/base just before sending
-    sign: Callable[..., dict[str, str]] | None = None  # (key, method, url, headers, body bytes) -> headers
+    sign: Callable[..., dict[str, str]] | None = None  # (key: Secret or "", method, url, headers, body) -> headers
     reauth: Callable[[], bool] | None = None     # after a 401 without a key: renew credentials, True to resend once
 
     def setting(self, suffix: str) -> Any:

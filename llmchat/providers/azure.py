@@ -67,7 +67,7 @@ def prepare(target: Target) -> Target:
     return attrs.evolve(target, base=base + (f"?{query}" if query else ""), body=body)
 
 
-def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
+def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
     """Without a key in ``api-key``: another key variable, else an Entra ID bearer token (fresh each request)."""
     if key or {"api-key", "authorization"} & {name.lower() for name in headers}:   # a key, or set by hand
         return {}

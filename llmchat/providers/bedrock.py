@@ -85,7 +85,7 @@ def locate(model: str, protocol: str, key: Any = None) -> str:
     return base if protocol == "converse" else f"{base}/openai/v1"
 
 
-def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
+def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
     """No API key: a SigV4 signature over this exact request, with fresh AWS credentials."""
     if key:
         return {}

@@ -78,7 +78,7 @@ def prepare(target: Target) -> Target:
     return attrs.evolve(target, path=f"/models/{target.model}:streamRawPredict", body=body)
 
 
-def sign(key: str, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
+def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:
     """No token given: Application Default Credentials (or the configured ones), refreshed when due."""
     if key:
         return {}
