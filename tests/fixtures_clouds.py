@@ -48,8 +48,9 @@ def clean_cloud_env(request, monkeypatch, tmp_path):
 class TokenEndpoint:
     """A loopback OAuth 2.0 token endpoint: records each grant, answers with a new access token."""
 
-    def __init__(self, expires_in: int = 3600) -> None:
+    def __init__(self, expires_in: int = 3600, refuse: bool = False) -> None:
         self.expires_in = expires_in
+        self.refuse = refuse        # answer every grant with a 400 invalid_grant
         self.grants: list[dict[str, str]] = []
         endpoint = self
 
@@ -60,7 +61,9 @@ class TokenEndpoint:
                 endpoint.grants.append(form)
                 body = json.dumps({"access_token": f"ya29.token-{len(endpoint.grants)}",
                                    "expires_in": endpoint.expires_in, "token_type": "Bearer"}).encode()
-                self.send_response(200)
+                if endpoint.refuse:
+                    body = b'{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}'
+                self.send_response(400 if endpoint.refuse else 200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

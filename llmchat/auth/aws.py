@@ -18,7 +18,7 @@ import os
 from typing import Any, Mapping
 
 from llmchat.auth.sigv4 import Credentials
-from llmchat.errors import ConfigurationError
+from llmchat.errors import ConfigurationError, ConnectionError
 
 __all__ = ["credentials", "from_environment", "from_files", "region"]
 
@@ -35,11 +35,16 @@ def _profile(env: Mapping[str, str]) -> str:
 
 
 def _read(path: str) -> configparser.RawConfigParser:
+    """The file parsed; a fault is raised anew outside the ``except`` (its context would hold the file's secrets)."""
     parser = configparser.RawConfigParser()
+    failure = None
     try:
         parser.read(os.path.expanduser(path), encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"cannot read the AWS file {path}: {type(exc).__name__}") from None
+        failure = ConfigurationError(f"cannot read the AWS file {path}: {type(exc).__name__}")
+    if failure is not None:
+        del parser      # what it read so far (the secrets) must not stay in this frame of the traceback
+        raise failure
     return parser
 
 
@@ -65,15 +70,23 @@ def from_files(env: Mapping[str, str] = os.environ) -> Credentials | None:
 
 
 def _botocore() -> Credentials | None:
+    """botocore's full chain; its failures typed (a profile not found, a role that cannot be assumed...)."""
     try:
+        import botocore.exceptions
         import botocore.session
     except ImportError:
         return None
-    found: Any = botocore.session.get_session().get_credentials()
-    if found is None:
-        return None
-    frozen = found.get_frozen_credentials()     # refreshed by botocore when temporary
-    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    failure: Exception | None = None
+    try:
+        found: Any = botocore.session.get_session().get_credentials()
+        frozen = found.get_frozen_credentials() if found is not None else None  # refreshed when temporary
+    except botocore.exceptions.BotoCoreError as exc:
+        why = f"AWS credentials (botocore): {type(exc).__name__}: {exc}"[:400]
+        is_network = isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError))
+        failure = ConnectionError(why) if is_network else ConfigurationError(why)
+    if failure is not None:
+        raise failure
+    return Credentials(frozen.access_key, frozen.secret_key, frozen.token) if frozen is not None else None
 
 
 def credentials(env: Mapping[str, str] = os.environ) -> Credentials:

@@ -26,19 +26,31 @@ _found: dict[str, Any] = {}     # "credentials", "project": what google.auth.def
 def _default() -> tuple[Any, str | None]:
     with _lock:
         if "credentials" not in _found:
-            try:
-                import google.auth
-                import google.auth.exceptions
-            except ImportError:
-                raise ConfigurationError(
-                    "vertexai needs an access token or Application Default Credentials: pass api_key=<access "
-                    "token>, or pip install 'llmchat[vertexai]' (google-auth) and set up ADC "
-                    "(gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS)") from None
-            try:
-                _found["credentials"], _found["project"] = google.auth.default(scopes=SCOPES)
-            except google.auth.exceptions.DefaultCredentialsError as exc:
-                raise ConfigurationError(f"no Google credentials found for vertexai: {exc}") from None
+            _found["credentials"], _found["project"] = _find()
         return _found["credentials"], _found["project"]
+
+
+def _find() -> tuple[Any, str | None]:
+    """``google.auth.default()``. Its failures are raised anew outside the ``except``: their context and
+    its frames would hold the credentials file's contents (a service account's private key)."""
+    try:
+        import google.auth
+        import google.auth.exceptions
+    except ImportError:
+        google = None
+    if google is None:
+        raise ConfigurationError(
+            "vertexai needs an access token or Application Default Credentials: pass api_key=<access "
+            "token>, or pip install 'llmchat[vertexai]' (google-auth) and set up ADC "
+            "(gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS)")
+    failure = None
+    try:
+        return google.auth.default(scopes=SCOPES)
+    except google.auth.exceptions.GoogleAuthError as exc:
+        failure = ConfigurationError(f"no Google credentials found for vertexai: {exc}"[:500])
+    except (ValueError, OSError) as exc:
+        failure = ConfigurationError(f"the Google credentials cannot be read: {type(exc).__name__}")
+    raise failure
 
 
 def credentials(given: Any = None) -> Any:
@@ -70,17 +82,22 @@ def headers(creds: Any) -> dict[str, str]:
 
 
 def _refresh(creds: Any) -> None:
+    """Refresh ``creds``; a failure is raised anew outside the ``except`` (its context and frames hold the
+    grant sent, a signed assertion or a refresh token)."""
     import google.auth.exceptions
     import google.auth.transport.requests
 
     from llmchat.errors import ConnectionError, UnauthorizedError
 
+    failure: Exception | None = None
     try:
         creds.refresh(google.auth.transport.requests.Request())
     except google.auth.exceptions.TransportError:   # the token endpoint could not be reached: worth a retry
-        raise ConnectionError("could not reach Google's token endpoint to refresh the access token") from None
+        failure = ConnectionError("could not reach Google's token endpoint to refresh the access token")
     except google.auth.exceptions.GoogleAuthError as exc:
-        raise UnauthorizedError(f"could not refresh the Google access token: {type(exc).__name__}") from None
+        failure = UnauthorizedError(f"could not refresh the Google access token: {type(exc).__name__}")
+    if failure is not None:
+        raise failure
 
 
 def expire(given: Any = None) -> bool:
