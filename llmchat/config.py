@@ -8,8 +8,8 @@ from typing import Any
 
 from llmchat.errors import ConfigurationError
 
-__all__ = ["SECRET_HEADER", "Secret", "check_option", "check_url", "configure", "known_secrets", "reveal",
-           "settings"]
+__all__ = ["SECRET_HEADER", "Secret", "check_option", "check_url", "configure", "known_secrets", "remember",
+           "reveal", "settings"]
 
 # Header names whose values are masked in logs and errors (Authorization, X-Api-Key, X-Goog-Api-Key,
 # Ocp-Apim-Subscription-Key, X-Auth-Token, Cookie, ...): better one harmless header masked than a key shown.
@@ -100,6 +100,13 @@ def known_secrets() -> tuple[str, ...]:
     return _sorted_secrets
 
 
+def remember(value: Any) -> Any:
+    """Redact ``value`` (a token a provider obtained, a secret key) from errors and logs from now on; returns it."""
+    if isinstance(value, str):
+        _remember(value)
+    return value
+
+
 def _remember(value: str) -> None:
     global _sorted_secrets
     if len(value) >= MIN_SECRET and value not in _SECRETS:
@@ -117,9 +124,10 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, remember: bool = True) -> None:
+        """``remember=False``: masked, but not redacted from server text (a one-time signature)."""
         self._value = value
-        if isinstance(value, str):
+        if remember and isinstance(value, str):
             _remember(value)
 
     def reveal(self) -> str:

@@ -223,7 +223,8 @@ def open_stream(url: str, headers: dict[str, Any], body: dict[str, Any], *, time
         headers = {**headers, "Accept": accept}
     if sign is not None:
         url = _prepared_url(url)
-        headers = {**headers, **{k: Secret(v) for k, v in sign("POST", url, headers, data).items()}}
+        # Masked, not remembered: a signature changes with every request (the hook remembers the tokens in it).
+        headers = {**headers, **{k: Secret(v, remember=False) for k, v in sign("POST", url, headers, data).items()}}
     if log.isEnabledFor(logging.DEBUG):
         log.debug("POST %s %s (%d bytes)", masked(url), redacted(headers), len(data))
     response, error = _send_following(stream, url, headers, data, (connect_timeout, timeout))

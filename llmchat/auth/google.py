@@ -75,7 +75,9 @@ def headers(creds: Any) -> dict[str, str]:
             if not creds.valid:
                 _refresh(creds)
             token, quota = creds.token, getattr(creds, "quota_project_id", None)
-    out = {"Authorization": f"Bearer {token}"}
+    from llmchat.config import remember
+
+    out = {"Authorization": f"Bearer {remember(token)}"}     # remembered: redacted if a server echoes it
     if quota:
         out["x-goog-user-project"] = quota
     return out

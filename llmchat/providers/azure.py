@@ -33,8 +33,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from llmchat.errors import ConfigurationError
+from llmchat.config import remember, reveal
+from llmchat.errors import ConfigurationError, UnauthorizedError
 from llmchat.providers import Provider, Target, key_header
+from llmchat.redaction import redact
 
 DEPLOYMENT_VERSION = "2024-10-21"       # the latest GA inference version; older ones reject stream_options
 MODELS_VERSION = "2024-05-01-preview"   # the Azure AI Model Inference API
@@ -73,18 +75,37 @@ def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) 
         return {}
     other = os.environ.get("AZURE_OPENAI_API_KEY")
     if other:
-        return {"api-key": other}
-    token: Any = PROVIDER.setting("ad_token") or os.environ.get("AZURE_OPENAI_AD_TOKEN")
+        return {"api-key": remember(other)}
+    return {"Authorization": f"Bearer {remember(_entra_token())}"}    # remembered: redacted if echoed
+
+
+def _entra_token() -> str:
+    token: Any = reveal(PROVIDER.setting("ad_token") or os.environ.get("AZURE_OPENAI_AD_TOKEN"))
     provider = PROVIDER.setting("ad_token_provider")
     if not token and callable(provider):
-        token = provider()
+        token = _call(provider)
     if not token:
         raise ConfigurationError(
             "no credentials for azure: set AZURE_API_KEY (or pass api_key=...), or an Entra ID token in "
             "AZURE_AD_TOKEN, or llmchat.configure(azure_ad_token_provider=...)")
-    from llmchat.config import reveal
+    return token
 
-    return {"Authorization": f"Bearer {reveal(token)}"}
+
+def _call(provider: Any) -> str:
+    """The token ``provider()`` gives (a str, or an ``AccessToken`` with ``.token``). Its failure is raised
+    anew outside the ``except``: its context and frames may hold the credential it used (a client secret)."""
+    failure = None
+    try:
+        token = provider()
+    except Exception as exc:    # noqa: BLE001 - any failure of the caller's provider is a failed authentication
+        failure = UnauthorizedError(redact(f"the azure_ad_token_provider raised {type(exc).__name__}: {exc}"[:300]))
+    if failure is not None:
+        raise failure
+    token = getattr(token, "token", token)
+    if not isinstance(token, str):
+        raise ConfigurationError("the azure_ad_token_provider must return a str (the token) or an object with a "
+                                 f".token str (azure.core's AccessToken), got {type(token).__name__}")
+    return token
 
 
 def _locate(model: str, protocol: str, key: Any) -> str:

@@ -90,9 +90,12 @@ def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) 
     if key:
         return {}
     from llmchat.auth import aws, sigv4
+    from llmchat.config import remember
 
     where = region_of(url) or region() or "us-east-1"
-    return sigv4.sign(method, url, data, aws.credentials(), where, SERVICE)
+    found = aws.credentials()
+    remember(found.secret_key), remember(found.session_token)     # redacted if a server echoes them
+    return sigv4.sign(method, url, data, found, where, SERVICE)
 
 
 PROVIDER = Provider(
