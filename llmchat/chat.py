@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 
 from llmchat import protocols, providers
 from llmchat.callbacks import Callbacks, check_callable
-from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, check_option, check_url, settings
+from llmchat.config import DEFAULTS, SECRET_HEADER, Secret, check_option, check_url, reveal, settings
 from llmchat.errors import CancelledError, ConfigurationError
 from llmchat.exchange import Exchange
 from llmchat.message import Chunk, Message, clean_text
@@ -48,6 +48,7 @@ class Chat(Callbacks, Exchange):
         for name, value in options.items():
             if name in DEFAULTS:
                 check_option(name, value)
+        check_option("api_key", reveal(api_key))   # a str (or a Secret one: a stored chat rebuilt)
         self.messages: list[Message] = []
         self._options = {k: v for k, v in options.items() if k in DEFAULTS}
         self._temperature = options.get("temperature")

@@ -69,6 +69,8 @@ def check_option(name: str, value: Any) -> None:
             raise ConfigurationError(f"{name} must be an int >= 0, got {type(value).__name__} {value!r}"[:200])
     elif name == "default_model" and not isinstance(value, str):
         raise ConfigurationError(f"default_model must be a str, got {type(value).__name__}")
+    elif (name == "api_key" or name.endswith(_SECRET_SUFFIXES)) and not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a str, got {type(value).__name__}")   # never the value: a key
 
 
 def check_url(url: Any, query: bool = False) -> None:

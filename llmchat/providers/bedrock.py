@@ -67,10 +67,19 @@ def arn_region(model: str) -> str | None:
     return (match.group(1) or None) if match else None
 
 
+_REGION = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
+
+
 def region() -> str | None:
+    """The configured region (setting, environment, profile); a ConfigurationError when it is no region name
+    (it goes into the host name: ``us east 1`` or ``evil.example/x`` must not build a URL)."""
     from llmchat.auth import aws
 
-    return PROVIDER.setting("region") or aws.region()
+    where = PROVIDER.setting("region") or aws.region()
+    if where is not None and (not isinstance(where, str) or not _REGION.fullmatch(where)):
+        raise ConfigurationError(f"the AWS region must be a region name such as 'us-east-1' (AWS_REGION, "
+                                 f"bedrock_region), got {where!r}"[:200])
+    return where
 
 
 def locate(model: str, protocol: str, key: Any = None) -> str:

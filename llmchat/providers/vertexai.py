@@ -23,6 +23,7 @@ credentials object set with ``configure(vertexai_credentials=...)``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -61,12 +62,26 @@ def locate(model: str, protocol: str, key: Any = None) -> str:
     if not project:
         raise ConfigurationError("no project for vertexai: set GOOGLE_CLOUD_PROJECT, or call "
                                  "llmchat.configure(vertexai_project=...), or pass base_url=...")
+    _check("location", location, _LOCATION)
+    _check("project", project, _PROJECT)
     root = f"{host(location)}/{{version}}/projects/{project}/locations/{location}"
     if protocol == "anthropic_messages":
         return root.format(version="v1") + "/publishers/anthropic"
     if protocol == "gemini":
         return root.format(version="v1beta1") + "/publishers/google"
     return root.format(version="v1beta1") + "/endpoints/openapi"
+
+
+_LOCATION = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_PROJECT = re.compile(r"[a-z0-9][a-z0-9-]*(?:[.:][a-z0-9-]+)*")     # also the legacy "example.com:my-project"
+
+
+def _check(what: str, value: Any, pattern: re.Pattern[str]) -> None:
+    """Project and location go into the URL: a space, a ``/`` or ``..`` must not build another one."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigurationError(f"the Vertex AI {what} (GOOGLE_CLOUD_{what.upper()}, vertexai_{what}) must be "
+                                 f"a {what} id such as {'us-central1' if what == 'location' else 'my-project'!r}, "
+                                 f"got {value!r}"[:200])
 
 
 def prepare(target: Target) -> Target:
