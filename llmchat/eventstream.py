@@ -58,8 +58,16 @@ class Decoder:
         self._max_payload = MAX_PAYLOAD if max_payload is None else min(max_payload, MAX_PAYLOAD)
 
     def feed(self, data: bytes) -> list[EventMessage]:
+        """The messages ``data`` completes; a fault raises (use :meth:`messages` to get those before it first)."""
+        return list(self.messages(data))
+
+    def messages(self, data: bytes) -> Iterator[EventMessage]:
+        """The messages ``data`` completes, one by one: each good one comes out before a fault behind it
+        raises (frames that arrived in one read with a broken one are not lost)."""
         self._buffer += data
-        out = []
+        return self._drain()
+
+    def _drain(self) -> Iterator[EventMessage]:
         while len(self._buffer) >= PRELUDE:
             total, headers_length, crc = struct.unpack_from(">III", self._buffer)
             if zlib.crc32(self._buffer[:8]) != crc:
@@ -76,8 +84,7 @@ class Decoder:
             if zlib.crc32(frame[:-4]) != struct.unpack_from(">I", frame, total - 4)[0]:
                 raise StreamError("event stream: the message checksum does not match (corrupt frame)")
             headers = _headers(frame[PRELUDE:PRELUDE + headers_length])
-            out.append(EventMessage(headers, frame[PRELUDE + headers_length:-4]))
-        return out
+            yield EventMessage(headers, frame[PRELUDE + headers_length:-4])
 
     def finish(self) -> None:
         """The body ended: bytes left over mean it was cut inside a message."""
@@ -147,7 +154,7 @@ def frames(blocks: Iterable[bytes], max_size: int | None = MAX_PAYLOAD) -> Itera
     and error messages as ``("exception:TYPE", payload or {"message": ...})``. A protocol's ``framing``."""
     decoder = Decoder(max_size)
     for block in blocks:
-        for message in decoder.feed(block):
+        for message in decoder.messages(block):
             yield _pair(message)
     decoder.finish()
 

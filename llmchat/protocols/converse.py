@@ -99,8 +99,14 @@ def error(text: str) -> tuple[str | None, str]:
     kind = data.get("__type")
     message = data.get("message") or data.get("Message")
     if isinstance(message, str):
+        if message.startswith(_SKEW):
+            message += " (the clock of this machine is off: SigV4 signatures carry the time, and AWS refuses them 5 " \
+                       "minutes or more away from its own; set the clock right, e.g. with NTP)"
         return (kind.rsplit("#", 1)[-1].split(":")[0] if isinstance(kind, str) else None), message
     return read_error(text)
+
+
+_SKEW = ("Signature expired", "Signature not yet current")   # AWS's words for a request signed at a wrong time
 
 
 def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
