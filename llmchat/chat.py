@@ -80,13 +80,13 @@ class Chat(Callbacks, Exchange):
         provider = providers.get(given["provider"]) if given["provider"] else providers.for_model(model)
         name = given["protocol"] or (provider.choose(model) if provider.choose else provider.protocol)
         protocol = protocols.get(name)
-        key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env)
+        key = given["api_key"] or settings(f"{provider.name}_api_key", provider.key_env) or provider.env_key()
         base = given["base_url"] or settings(f"{provider.name}_api_base", provider.base_env)
         if not base:
             base = provider.locate(model, name, key) if provider.locate else provider.base_url
         if provider.key_env and not key and not provider.key_optional:
             raise ConfigurationError(
-                f"no API key for {provider.name}: set the {provider.key_env} environment variable, "
+                f"no API key for {provider.name}: set the {provider.key_names()} environment variable, "
                 f"call llmchat.configure({provider.name}_api_key=...), or pass api_key=...")
         check_url(base, query=provider.base_query)
         self.model, self._provider, self._base_url, self._key = model, provider, base.rstrip("/"), key

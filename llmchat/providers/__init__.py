@@ -94,6 +94,7 @@ class Provider:
     base_url: str
     protocol: str
     key_env: str | None = None                    # None: the provider needs no key (local servers)
+    key_env_also: tuple[str, ...] = ()            # other variables read, in order, when key_env is unset
     key_optional: bool = False                    # True: a key is sent when set, never demanded (self-hosted)
     base_env: str | None = None                   # environment variable that overrides base_url
     base_query: bool = False                      # True: a base URL may carry a query (Azure's api-version)
@@ -114,6 +115,21 @@ class Provider:
         from llmchat.config import settings
 
         return settings(f"{self.name}_{suffix}", self.settings.get(suffix))
+
+    def env_key(self) -> Any:
+        """The key in ``key_env_also`` (read now, not at import), as a Secret; None when none is set.
+
+        >>> Provider("x", "https://x", "cohere", key_env="X_API_KEY", key_env_also=("X_KEY_ELSEWHERE",)).env_key()
+        """
+        import os
+
+        from llmchat.config import Secret
+
+        return next((Secret(os.environ[name]) for name in self.key_env_also if os.environ.get(name)), None)
+
+    def key_names(self) -> str:
+        """The environment variables of the key, for messages: ``COHERE_API_KEY (or CO_API_KEY)``."""
+        return f"{self.key_env} (or {', '.join(self.key_env_also)})" if self.key_env_also else str(self.key_env)
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return self.auth(key) if key else {}
