@@ -40,9 +40,10 @@ def clean_cloud_env(request, monkeypatch, tmp_path):
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     yield
     llmchat.configure(**{name: None for name in SETTINGS})
-    from llmchat.auth import google
+    from llmchat.auth import aws, google
 
     google.forget()
+    aws.forget()
 
 
 class TokenEndpoint:

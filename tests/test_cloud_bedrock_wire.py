@@ -67,3 +67,32 @@ def test_clock_skew_is_a_forbidden_error_that_names_the_clock(server, monkeypatc
 def test_the_clock_hint_is_only_for_signature_times():
     assert converse.error('{"message": "The security token included in the request is invalid."}') == (
         None, "The security token included in the request is invalid.")
+
+
+def test_botocore_credentials_are_found_once_and_reused_until_they_expire(server, tmp_path, monkeypatch):
+    """A credential_process (like an SSO or assumed role) runs once, not once per request."""
+    import datetime
+    import sys
+
+    pytest.importorskip("botocore")
+    from llmchat.auth import aws
+
+    runs = tmp_path / "runs"
+    expiry = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).isoformat()
+    script = tmp_path / "creds.py"
+    script.write_text(f"import json; open({str(runs)!r}, 'a').write('x')\n"
+                      f"print(json.dumps({{'Version': 1, 'AccessKeyId': 'AKIDPROCESS', 'SecretAccessKey': 'process-"
+                      f"secret', 'SessionToken': 'process-token', 'Expiration': {expiry!r}}}))")
+    (tmp_path / "aws-config").write_text(f"[profile proc]\nregion = us-east-2\n"
+                                         f"credential_process = {sys.executable} {script}\n")
+    monkeypatch.setenv("AWS_PROFILE", "proc")
+    aws.forget()
+    chat = llmchat.chat("m", provider="bedrock", base_url=server.root, max_retries=0)
+    for text in ("one", "two", "three"):
+        server.reply(text)
+        assert chat.ask("hi").content == text
+    assert runs.read_text() == "x" and len(server.requests) == 3
+    assert all("Credential=AKIDPROCESS/" in r.headers["authorization"] for r in server.requests)
+    monkeypatch.setenv("AWS_PROFILE", "other")      # another profile: looked up anew
+    with pytest.raises(llmchat.ConfigurationError, match="other"):
+        chat.ask("hi")

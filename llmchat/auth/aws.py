@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import configparser
 import os
+import threading
 from typing import Any, Mapping
 
 from llmchat.auth.sigv4 import Credentials
 from llmchat.errors import ConfigurationError, ConnectionError
 
-__all__ = ["credentials", "from_environment", "from_files", "region"]
+__all__ = ["credentials", "forget", "from_environment", "from_files", "region"]
+
+# What selects botocore's credentials: they are kept per combination (see _botocore).
+_WHERE = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+_lock = threading.Lock()
+_found: dict[tuple[str | None, ...], Any] = {}
 
 
 def from_environment(env: Mapping[str, str] = os.environ) -> Credentials | None:
@@ -70,16 +76,22 @@ def from_files(env: Mapping[str, str] = os.environ) -> Credentials | None:
 
 
 def _botocore() -> Credentials | None:
-    """botocore's full chain; its failures typed (a profile not found, a role that cannot be assumed...)."""
+    """botocore's full chain, found once per profile and kept: botocore refreshes temporary credentials
+    (SSO, assumed roles, ``credential_process``) when they are close to expiry, not on every request.
+    Its failures typed (a profile not found, a role that cannot be assumed...)."""
     try:
         import botocore.exceptions
         import botocore.session
     except ImportError:
         return None
+    where = tuple(os.environ.get(name) for name in _WHERE)
     failure: Exception | None = None
     try:
-        found: Any = botocore.session.get_session().get_credentials()
-        frozen = found.get_frozen_credentials() if found is not None else None  # refreshed when temporary
+        with _lock:
+            found: Any = _found.get(where) or botocore.session.get_session().get_credentials()
+            if found is not None:
+                _found[where] = found
+            frozen = found.get_frozen_credentials() if found is not None else None
     except botocore.exceptions.BotoCoreError as exc:
         why = f"AWS credentials (botocore): {type(exc).__name__}: {exc}"[:400]
         is_network = isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError))
@@ -87,6 +99,12 @@ def _botocore() -> Credentials | None:
     if failure is not None:
         raise failure
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token) if frozen is not None else None
+
+
+def forget() -> None:
+    """Drop the credentials botocore found (they are looked up again on the next request)."""
+    with _lock:
+        _found.clear()
 
 
 def credentials(env: Mapping[str, str] = os.environ) -> Credentials:
