@@ -39,7 +39,7 @@ from llmchat.live.render import FORMATS, Partial, message_html, messages_html, r
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
-_RENDERED: dict[tuple, tuple[Any, str, bytes]] = {}   # (chat, position, format, partial) -> its bytes
+_RENDERED: dict[tuple, tuple[Any, Any, dict, bytes]] = {}   # (chat, position, format, partial) -> its bytes
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
 
 
@@ -175,13 +175,16 @@ class _Follower:
             return encode(name, data, event["seq"])
         key = (self.chat_id, event["seq"], self.format, id(self.partial))
         cached = _RENDERED.get(key)
-        if cached is not None and cached[0] is self.hub.broadcaster and cached[1] == event["type"]:
-            return cached[2]
+        # the same event (a position can be reused: a Redis stream that expired) and the same partial (held,
+        # so its id is not another function's: a partial made per request renders for that request only)
+        if (cached is not None and cached[0] is self.hub.broadcaster and cached[1] is self.partial
+                and (cached[2] is event or cached[2] == event)):
+            return cached[3]
         name, data = render(event, self.format, self.partial)
         body = encode(name, data, event["seq"])
         if len(_RENDERED) >= 16384:
             _RENDERED.clear()
-        _RENDERED[key] = (self.hub.broadcaster, event["type"], body)   # holding it keeps its id unique
+        _RENDERED[key] = (self.hub.broadcaster, self.partial, event, body)
         return body
 
     def timeout(self) -> float:
