@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Broadcaster", "Feed", "StoreLog", "chunk_event", "decode_row", "encode_chunks"]
 
-_KEEP = 50_000          # events per chat kept in memory for this process's readers
-
 
 class Broadcaster(Protocol):
     """What carries a chat's events to its followers (see the module docstring for the contract)."""
@@ -97,13 +95,18 @@ class Feed:
         index, seq, _ = self.marks[-1]
         return seq + self.offset + len(self.items) - 1 - index
 
-    def trim(self, keep: int = _KEEP) -> None:
-        """Drop the oldest items beyond ``keep`` (readers then go to the store for them)."""
-        if len(self.items) > keep:
-            with self.lock:
-                drop = len(self.items) - keep // 2
+    def trim(self, keep: int = 0) -> None:
+        """Drop the oldest items beyond ``keep`` and the marks only they needed (readers then go to the
+        store for them). The writer calls it when a message ends, all of it flushed: a process keeps no
+        finished answer in memory, however many chats it serves."""
+        with self.lock:
+            drop = len(self.items) - keep
+            if drop > 0:
                 del self.items[:drop]
                 self.offset += drop
+            first = bisect.bisect_right([m[0] for m in self.marks], self.offset) - 1
+            if first > 0:
+                del self.marks[:first]
 
     def after(self, after: int) -> list[dict] | None:
         """The events after position ``after`` when this feed holds all of them (no gap), else None."""
@@ -185,6 +188,8 @@ class StoreLog:
         """An event already written to the log: hold it for this process's readers and wake them."""
         feed = self.feed(chat_id)
         feed.add(event)
+        if event["type"] == "end_message":
+            feed.trim(keep=1)       # a finished message is in the store: keep only its end in memory
         if feed.waiting:
             self.wake()
 

@@ -97,6 +97,8 @@ class Source:
         return self.broadcaster.read(chat_id, after, timeout)
 
     def can_replay(self, chat_id: Any, after: int) -> bool:
+        if self.store is not None and after == 0 and self.store.position(chat_id) == 0:
+            return False        # nothing to replay, or no such chat: the snapshot says which
         check = getattr(self.broadcaster, "can_replay", None)
         if check is not None:
             return check(chat_id, after)
@@ -222,11 +224,11 @@ def follow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # 
     """The chat's broadcast as an SSE body (see the module docstring); ends after ``idle`` quiet seconds
     with a ``retry:`` hint (a WSGI thread is freed, the browser comes back from where it was)."""
     state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
-    return _follow(state)
+    return _follow(state, state.opening())      # an unknown chat raises ChatNotFoundError here: answer 404
 
 
-def _follow(state: _Follower) -> Iterator[bytes]:
-    yield from state.opening()
+def _follow(state: _Follower, opening: list[bytes]) -> Iterator[bytes]:
+    yield from opening
     while True:
         events = state.hub.read(state.chat_id, state.after, state.timeout())
         out, done = state.handle(events)
@@ -235,11 +237,16 @@ def _follow(state: _Follower) -> Iterator[bytes]:
             return
 
 
-async def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
-                  store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
-                  idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
-    """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer)."""
+def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
+            store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
+            idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
+    """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer).
+    Its first step reads the store off the event loop: an unknown chat raises ChatNotFoundError there."""
     state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
+    return _afollow(state)
+
+
+async def _afollow(state: _Follower) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     for piece in await loop.run_in_executor(_READERS, state.opening):
         yield piece
