@@ -214,3 +214,14 @@ def test_a_gap_in_the_broadcast_is_healed_with_a_snapshot(recorded):
     assert [e["event"] for e in events[:3]] == ["chunk", "chunk", "snapshot"]
     assert [int(e["id"]) for e in events[:2]] == [3, 4] and int(events[2]["id"]) == hub.last_seq("c1")
     assert fold(events)[-1]["content"] == "".join(PIECES)
+
+
+@pytest.mark.parametrize("options", [{"heartbeat": 0}, {"heartbeat": -1}, {"heartbeat": "5"},
+                                     {"heartbeat": float("inf")}, {"idle": "60"}, {"idle": -1},
+                                     {"retry": "1000"}, {"retry": -5}, {"retry": 1.5}])
+def test_wrong_timings_are_configuration_errors_when_called(recorded, options):
+    hub, _ = recorded
+    with pytest.raises(llmchat.ConfigurationError, match=next(iter(options))):
+        follow("c1", "0", broadcaster=hub, **options)      # heartbeat=0 used to send keep-alives in a busy loop
+    with pytest.raises(llmchat.ConfigurationError, match=next(iter(options))):
+        afollow("c1", "0", broadcaster=hub, **options)

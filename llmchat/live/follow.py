@@ -35,6 +35,7 @@ import attrs
 
 from llmchat.errors import ConfigurationError
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
+from llmchat.web.pump import check_seconds as _seconds
 
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
@@ -144,6 +145,14 @@ def page(chat_id: Any, *, partial: Partial = message_html, store: Any = None, br
     return Page(messages_html(messages, partial), seq, messages)
 
 
+def _check(heartbeat: Any, idle: Any, retry: Any) -> None:
+    _seconds(heartbeat, "heartbeat")
+    if idle is not None:
+        _seconds(idle, "idle", zero=True)
+    if not isinstance(retry, int) or isinstance(retry, bool) or retry < 0:
+        raise ConfigurationError(f"retry must be a whole number of milliseconds, 0 or more, not {retry!r}")
+
+
 class _Follower:
     """The state of one subscription: position, format, idle clock."""
 
@@ -151,6 +160,7 @@ class _Follower:
                  partial: Partial, heartbeat: float, idle: float | None, retry: int) -> None:
         if format not in FORMATS:
             raise ConfigurationError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
+        _check(heartbeat, idle, retry)
         self.chat_id, self.format, self.partial = chat_id, format, partial
         self.hub = source
         self.heartbeat, self.idle, self.retry = heartbeat, idle, retry
