@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
@@ -38,17 +39,20 @@ class Publisher:
 
     def __init__(self, broadcaster: Any, chat_id: Any) -> None:
         self.broadcaster, self.chat_id = broadcaster, chat_id
-        self._ids: dict[int, Any] = {}
+        self._ids: dict[int, tuple[Message, str]] = {}      # the message is held: its id() stays its own
         self._counter = itertools.count(1)
+        # unique among every publisher of this chat (a chat built per request, another process, a restart)
+        self._prefix = f"{chat_id}-{uuid.uuid4().hex[:8]}-"
 
     def id_of(self, message: Message) -> Any:
+        """The message's id: its stored one, else one made for it (``<chat id>-<random>-<n>``)."""
         stored = getattr(message, "id", None)
         if stored is not None:
             return stored
-        key = id(message)
-        if key not in self._ids:
-            self._ids[key] = f"{self.chat_id}-{next(self._counter)}"
-        return self._ids[key]
+        known = self._ids.get(id(message))
+        if known is None or known[0] is not message:
+            known = self._ids[id(message)] = (message, f"{self._prefix}{next(self._counter)}")
+        return known[1]
 
     def __call__(self, event: Any) -> None:
         publish = self.broadcaster.publish
