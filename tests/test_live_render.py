@@ -102,3 +102,21 @@ def test_a_partial_made_per_request_renders_for_that_request_only():
         out = view(f"user{n}")
         gc.collect()
         assert f"user{n} sees hi".encode() in out
+
+
+def test_the_memory_broadcaster_keeps_a_bounded_tail_and_a_whole_snapshot():
+    hub = MemoryBroadcaster(keep=10)
+    hub.publish("c", {"type": "new_message", "message_id": 1, "message": {"id": 1, "role": "assistant"}})
+    for n in range(100):                 # a chat followed for hours: memory must not grow with it
+        hub.publish("c", {"type": "chunk", "message_id": 1, "content": f"{n},"})
+    assert len(hub.read("c", 0, 0)) <= 10
+    whole = "".join(f"{n}," for n in range(100))
+    assert hub.snapshot("c") == ([{"id": 1, "role": "assistant", "content": whole}], 101)
+    oldest = hub.read("c", 0, 0)[0]["seq"]
+    for after in range(oldest - 1, 102):      # every position still held: exactly the rest
+        recent = parse(b"".join(follow("c", str(after), format="json", broadcaster=hub, idle=0)))
+        assert [int(e["id"]) for e in recent] == list(range(after + 1, 102))
+    for old in ("3", str(oldest - 2), None):              # folded away: a snapshot, then the rest, once
+        events = parse(b"".join(follow("c", old, format="json", broadcaster=hub, idle=0)))
+        assert [e["event"] for e in events] == ["snapshot"]
+        assert json.loads(events[0]["data"])["messages"][0]["content"] == whole
