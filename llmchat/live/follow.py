@@ -35,13 +35,16 @@ import attrs
 
 from llmchat.errors import ConfigurationError
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
+from llmchat.live.watch import watching
 from llmchat.web.pump import check_seconds as _seconds
 
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
 _RENDERED: dict[tuple, tuple[Any, Any, dict, bytes]] = {}   # (chat, position, format, partial) -> its bytes
-_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
+# afollow's reads that never wait (its opening, then the events a watch announced): a few threads serve
+# every async follower of the process
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="llmchat-follow")
 
 
 def _seq(event: dict) -> int:
@@ -260,11 +263,21 @@ async def _afollow(state: _Follower) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     for piece in await loop.run_in_executor(_READERS, state.opening):
         yield piece
-    while True:
-        timeout = min(state.timeout(), 1.0)   # a cancelled follower frees its reader thread within a second
-        events = await loop.run_in_executor(_READERS, state.hub.read, state.chat_id, state.after, timeout)
-        out, done = state.handle(events)
-        for piece in out:
-            yield piece
-        if done:
-            return
+    # no thread waits for this follower: the chat's watch (one thread for all its followers here) wakes it
+    watch, news = watching(state.hub.broadcaster, state.chat_id, state.after, loop)
+    try:
+        while True:
+            news.clear()        # before the read: whatever the watch sees after it sets `news` again
+            events = await loop.run_in_executor(_READERS, state.hub.read, state.chat_id, state.after, 0)
+            out, done = state.handle(events)
+            for piece in out:
+                yield piece
+            if done:
+                return
+            if not events and watch.seen <= state.after:
+                try:
+                    await asyncio.wait_for(news.wait(), state.timeout())
+                except asyncio.TimeoutError:
+                    pass
+    finally:
+        watch.leave(news)
