@@ -274,7 +274,7 @@ async def _afollow(state: _Follower) -> AsyncIterator[bytes]:
                 yield piece
             if done:
                 return
-            if not events and watch.seen <= state.after:
+            if not events:
                 try:
                     await asyncio.wait_for(news.wait(), state.timeout())
                 except asyncio.TimeoutError:
