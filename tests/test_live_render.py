@@ -10,8 +10,11 @@ import json
 import pytest
 from test_live_follow import parse
 
+import llmchat
 from llmchat.live.follow import follow, page
 from llmchat.live.memory import MemoryBroadcaster
+from llmchat.live.publish import broadcasts_to
+from llmchat.testing import Call, Reply
 
 HOSTILE = 'x" onmouseover="alert(1)\' <script>alert(2)</script> &amp;'
 
@@ -62,10 +65,10 @@ def _only_known_attributes(fragment: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["turbo", "htmx", "htmx4"])
 @pytest.mark.parametrize("position", ["0", None])
-def test_ids_content_roles_and_errors_never_become_markup(fmt, position):
-    hub = hostile_hub()
+def test_ids_content_and_errors_never_become_markup(fmt, position):
+    hub = hostile_hub("assistant")
     events = parse(b"".join(follow(HOSTILE, position, format=fmt, broadcaster=hub, idle=0)))
-    assert events
+    assert len(events) == (1 if position is None else 4)
     for event in events:
         _only_known_attributes(event["data"])
     if position == "0":
@@ -76,7 +79,15 @@ def test_ids_content_roles_and_errors_never_become_markup(fmt, position):
         assert HOSTILE + HOSTILE in "".join(Elements(end).text)
 
 
-def test_the_page_escapes_ids_and_roles():
+@pytest.mark.parametrize("fmt", ["turbo", "htmx", "htmx4"])
+def test_a_message_of_an_unknown_role_is_not_shown(fmt):
+    events = parse(b"".join(follow(HOSTILE, "0", format=fmt, broadcaster=hostile_hub(), idle=0)))
+    assert [e["id"] for e in events] == ["1", "2", "3", "4"]        # the positions still move
+    assert 'class="message' not in "".join(e.get("data", "") for e in events)     # never rendered
+    assert page(HOSTILE, broadcaster=hostile_hub()).html == ""
+
+
+def test_the_page_escapes_ids():
     rendered = page(HOSTILE, broadcaster=hostile_hub("assistant")).html
     _only_known_attributes(rendered)
     assert [tag for tag, _ in Elements(rendered).tags] == ["div", "strong", "div", "p", "p"]
@@ -120,3 +131,27 @@ def test_the_memory_broadcaster_keeps_a_bounded_tail_and_a_whole_snapshot():
         events = parse(b"".join(follow("c", old, format="json", broadcaster=hub, idle=0)))
         assert [e["event"] for e in events] == ["snapshot"]
         assert json.loads(events[0]["data"])["messages"][0]["content"] == whole
+
+
+def test_a_page_that_followed_live_shows_what_a_reloaded_page_shows(server, make_chat):
+    """Tool results are not shown by the snapshot; live they were appended to the page."""
+    hub = MemoryBroadcaster()
+
+    @llmchat.tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"secret backend data for {city}"
+
+    server.queue(Reply(tool_calls=[Call("weather", {"city": "Berlin"}, id="call_1")]),
+                 Reply(text=["Sunny ", "in Berlin."]))
+    chat = make_chat("chat_completions").with_instructions("SYSTEM PROMPT").with_tool(weather)
+    broadcasts_to(chat, hub, chat_id="t1")
+    chat.ask("Weather?")
+    reloaded = page("t1", broadcaster=hub).html
+    for fmt in ("turbo", "htmx"):
+        body = b"".join(follow("t1", "0", format=fmt, broadcaster=hub, idle=0))
+        live = "".join(e.get("data", "") for e in parse(body))
+        for hidden in ("SYSTEM PROMPT", "secret backend data"):
+            assert hidden not in reloaded and hidden not in live
+        ids = {a["id"] for _, a in Elements(live).tags if a.get("id", "").startswith("message_")}
+        assert ids == {a["id"] for _, a in Elements(reloaded).tags if a.get("id", "").startswith("message_")}

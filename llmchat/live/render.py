@@ -96,7 +96,16 @@ def messages_html(messages: list, partial: Partial = message_html) -> str:
     >>> messages_html([{"id": 1, "role": "user", "content": "x"}], lambda m: f"[{m['content']}]")
     '[x]'
     """
-    return "".join(partial(message) for message in messages if message.get("role") in ("user", "assistant"))
+    return "".join(partial(message) for message in messages if shown(message))
+
+
+def shown(message: dict) -> bool:
+    """Whether pages show a message: the user's and the assistant's (not instructions, not tool results).
+
+    >>> shown({"role": "assistant"}), shown({"role": "tool"})
+    (True, False)
+    """
+    return message.get("role") in ("user", "assistant")
 
 
 def _turbo(action: str, target: str, content: str) -> str:
@@ -121,6 +130,8 @@ def _error_text(event: dict) -> str:
 
 def _turbo_data(event: dict, partial: Partial) -> str | None:
     kind, mid = event["type"], event.get("message_id")
+    if "message" in event and not shown(event["message"]):
+        return None         # as the page and its snapshots: live and reloaded pages show the same
     if kind == "chunk":
         text = event.get("content")
         return _turbo("append", dom_id(mid, "content"), html.escape(text)) if text else None
@@ -137,6 +148,8 @@ def _turbo_data(event: dict, partial: Partial) -> str | None:
 
 def _htmx_data(event: dict, partial: Partial) -> str | None:
     kind, mid = event["type"], event.get("message_id")
+    if "message" in event and not shown(event["message"]):
+        return None
     if kind == "chunk":
         text = event.get("content")
         return _oob(dom_id(mid, "content"), "beforeend", html.escape(text)) if text else None
