@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -9,7 +10,7 @@ import pytest
 from test_live_follow import parse
 
 import llmchat
-from llmchat.live.follow import follow
+from llmchat.live.follow import afollow, follow
 from llmchat.live.redis_broadcast import RedisBroadcaster
 
 
@@ -61,3 +62,28 @@ def test_a_stream_trimmed_mid_message_without_a_snapshot_source_is_a_typed_error
     with pytest.raises(llmchat.ChatNotFoundError, match="snapshot source"):
         follow("x2", None, broadcaster=hub, idle=0)
     assert [int(e["id"]) for e in parse(b"".join(follow("x2", "298", broadcaster=hub, idle=0)))] == [299, 300, 301]
+
+
+def test_async_followers_over_redis_get_every_event_once_in_order(hub):
+    hub = hub("x3")
+    hub.publish("x3", {"type": "new_message", "message_id": "m", "message": {"id": "m", "role": "assistant"}})
+
+    async def follower() -> list[int]:
+        seen = []
+        async for piece in afollow("x3", "1", broadcaster=hub, heartbeat=30):
+            seen += [int(line[4:]) for line in piece.split(b"\n") if line.startswith(b"id: ")]
+            if seen and seen[-1] == 42:
+                return seen
+        return seen
+
+    async def main() -> list[list[int]]:
+        tasks = [asyncio.create_task(follower()) for _ in range(50)]
+        await asyncio.sleep(0.5)
+        for n in range(40):
+            await asyncio.to_thread(hub.publish, "x3", {"type": "chunk", "message_id": "m", "content": f"{n}"})
+        await asyncio.to_thread(hub.publish, "x3", {"type": "end_message", "message_id": "m",
+                                                    "message": {"id": "m", "role": "assistant"}})
+        return await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+    for seen in asyncio.run(main()):
+        assert seen == list(range(2, 43))

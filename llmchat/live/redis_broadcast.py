@@ -181,8 +181,11 @@ class RedisBroadcaster:
 
     def read(self, chat_id: Any, after: int, timeout: float) -> list[dict]:
         """Events with ``seq > after``, blocking up to ``timeout`` seconds for the first."""
-        if timeout > 0:
-            events = self._tail(chat_id, after).read(after, timeout)
+        # a read that may wait starts the chat's shared reader; one that may not (an async follower woken
+        # by its watch, which reads through that reader) takes what the reader holds without a round trip
+        tail = self._tail(chat_id, after) if timeout > 0 else self._tails.get(chat_id)
+        if tail is not None and tail.thread.is_alive():
+            events = tail.read(after, timeout)
             if events is not None:
                 return events
         events = _decode(self.client.xread({self.key(chat_id): f"{after}-0"}))      # history: no wait
