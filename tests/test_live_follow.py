@@ -244,3 +244,22 @@ def test_chats_built_per_request_on_one_channel_keep_every_message(server, make_
     whole = page("room", broadcaster=hub)
     assert [m["content"] for m in whole.messages] == ["first", "first answer", "second", "second answer"]
     assert len({m["id"] for m in whole.messages}) == 4          # one DOM id each: chunks find their own
+
+
+def test_a_bugs_text_stays_on_the_server(server, make_chat):
+    hub = MemoryBroadcaster()
+    server.queue(Reply(text=["a", "b", "c"]))
+    chat = make_chat("chat_completions")
+    broadcasts_to(chat, hub, chat_id="c5")
+
+    def failing(chunk):
+        if chunk.content == "b":
+            raise KeyError("/srv/app/keys.json")
+
+    with pytest.raises(KeyError):
+        chat.ask("go", on_chunk=failing)
+    sse = b"".join(follow("c5", "0", broadcaster=hub, idle=0))
+    body = sse + page("c5", broadcaster=hub).html.encode()
+    assert b"keys.json" not in body and b"the answer failed on the server" in body      # as sse.stream does
+    error = json.loads(parse(sse)[-1]["data"])
+    assert (error["type"], error["partial"]) == ("KeyError", "ab")

@@ -20,17 +20,29 @@ import itertools
 import uuid
 from typing import Any
 
+from llmchat.errors import Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
 from llmchat.message import Message
 
-__all__ = ["Publisher", "broadcasts_to", "message_dict"]
+__all__ = ["Publisher", "broadcasts_to", "message_dict", "public_error"]
+
+
+def public_error(error: BaseException) -> str:
+    """An error's text for pages: an llmchat error's message; any other exception's stays on the server
+    (a bug's text can hold paths, queries, secrets), as with :func:`llmchat.sse.error_data`.
+
+    >>> from llmchat import RateLimitError
+    >>> public_error(RateLimitError("slow down")), public_error(KeyError("/srv/keys.json"))
+    ('slow down', 'the answer failed on the server')
+    """
+    return str(error) if isinstance(error, Error) else "the answer failed on the server"
 
 
 def message_dict(message: Message, message_id: Any) -> dict:
     """What a page needs of a message: ``id``, ``role``, ``content``, ``status``, ``error``, tokens."""
     error = message.error
     return {"id": message_id, "role": message.role, "content": message.content or "", "status": message.status,
-            "error": None if error is None else f"{type(error).__name__}: {error}",
+            "error": None if error is None else f"{type(error).__name__}: {public_error(error)}",
             "input_tokens": message.input_tokens, "output_tokens": message.output_tokens}
 
 
@@ -72,7 +84,7 @@ class Publisher:
         elif isinstance(event, MessageEnded):
             publish(self.chat_id, {"type": "end_message", "message_id": mid, "message": message_dict(message, mid)})
             if message.error is not None:
-                publish(self.chat_id, {"type": "error", "message_id": mid, "error": str(message.error),
+                publish(self.chat_id, {"type": "error", "message_id": mid, "error": public_error(message.error),
                                        "error_type": type(message.error).__name__,
                                        "partial": message.content or ""})
 
