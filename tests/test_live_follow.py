@@ -225,13 +225,15 @@ def test_a_gap_in_the_broadcast_is_healed_with_a_snapshot(recorded):
 
 @pytest.mark.parametrize("options", [{"heartbeat": 0}, {"heartbeat": -1}, {"heartbeat": "5"},
                                      {"heartbeat": float("inf")}, {"idle": "60"}, {"idle": -1},
-                                     {"retry": "1000"}, {"retry": -5}, {"retry": 1.5}])
-def test_wrong_timings_are_configuration_errors_when_called(recorded, options):
+                                     {"retry": "1000"}, {"retry": -5}, {"retry": 1.5}, {"partial": "<p>"},
+                                     {"chat_id": ["c1"]}, {"chat_id": None}])
+def test_wrong_arguments_are_configuration_errors_when_called(recorded, options):
     hub, _ = recorded
+    arguments = {"chat_id": "c1", "last_event_id": "0", "broadcaster": hub, **options}
     with pytest.raises(llmchat.ConfigurationError, match=next(iter(options))):
-        follow("c1", "0", broadcaster=hub, **options)      # heartbeat=0 used to send keep-alives in a busy loop
+        follow(**arguments)          # heartbeat=0 used to send keep-alives in a busy loop
     with pytest.raises(llmchat.ConfigurationError, match=next(iter(options))):
-        afollow("c1", "0", broadcaster=hub, **options)
+        afollow(**arguments)
 
 
 def test_chats_built_per_request_on_one_channel_keep_every_message(server, make_chat):

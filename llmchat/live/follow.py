@@ -144,8 +144,16 @@ class Page:
 
 def page(chat_id: Any, *, partial: Partial = message_html, store: Any = None, broadcaster: Any = None) -> Page:
     """The chat's messages and the position they include, read together (no event falls in between)."""
+    _check_chat(chat_id, partial)
     messages, seq = Source(broadcaster, store).snapshot(chat_id)
     return Page(messages_html(messages, partial), seq, messages)
+
+
+def _check_chat(chat_id: Any, partial: Any) -> None:
+    if not isinstance(chat_id, (str, int)) or isinstance(chat_id, bool):
+        raise ConfigurationError(f"chat_id must be a str (a stored chat's id), got {type(chat_id).__name__}")
+    if not callable(partial):
+        raise ConfigurationError(f"partial must be callable (message dict -> HTML), got {type(partial).__name__}")
 
 
 def _check(heartbeat: Any, idle: Any, retry: Any) -> None:
@@ -163,6 +171,7 @@ class _Follower:
                  partial: Partial, heartbeat: float, idle: float | None, retry: int) -> None:
         if format not in FORMATS:
             raise ConfigurationError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
+        _check_chat(chat_id, partial)
         _check(heartbeat, idle, retry)
         self.chat_id, self.format, self.partial = chat_id, format, partial
         self.hub = source
