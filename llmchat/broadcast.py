@@ -51,9 +51,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from llmchat.storage import Store
 
-__all__ = ["Broadcaster", "Feed", "StoreLog", "chunk_event", "decode_row", "encode_chunks"]
+_KEEP = 50_000          # chunk items of one answer kept in memory for this process's readers
 
-_KEEP = 50_000          # events per chat kept in memory for this process's readers
+__all__ = ["Broadcaster", "Feed", "StoreLog", "chunk_event", "decode_row", "encode_chunks"]
 
 
 class Broadcaster(Protocol):
@@ -84,11 +84,13 @@ class Feed:
         self.next_poll = 0.0                # when readers next ask the store for the chat's flushed position
         self.polled = 0                     # the flushed position the last such poll found
 
-    def add(self, event: dict) -> None:
-        """A full event (it starts a run: the chunks after it belong to its message)."""
+    def add(self, event: dict) -> int:
+        """A full event (it starts a run: the chunks after it belong to its message); returns its index."""
         with self.lock:
-            self.marks.append((self.offset + len(self.items), event["seq"], event.get("message_id")))
+            index = self.offset + len(self.items)
+            self.marks.append((index, event["seq"], event.get("message_id")))
             self.items.append(event)
+            return index
 
     def last(self) -> int:
         """The position of the last event held (0 when none)."""
@@ -100,10 +102,19 @@ class Feed:
     def trim(self, keep: int = _KEEP) -> None:
         """Drop the oldest items beyond ``keep`` (readers then go to the store for them)."""
         if len(self.items) > keep:
-            with self.lock:
-                drop = len(self.items) - keep // 2
+            self.drop_before(self.offset + len(self.items) - keep // 2)
+
+    def drop_before(self, index: int) -> None:
+        """Drop the items before absolute ``index`` and the marks only they needed (all of them stored:
+        readers go to the store for them). Items appended meanwhile (a next answer) are kept."""
+        with self.lock:
+            drop = min(index - self.offset, len(self.items))
+            if drop > 0:
                 del self.items[:drop]
                 self.offset += drop
+            first = bisect.bisect_right([m[0] for m in self.marks], self.offset) - 1
+            if first > 0:
+                del self.marks[:first]
 
     def after(self, after: int) -> list[dict] | None:
         """The events after position ``after`` when this feed holds all of them (no gap), else None."""
@@ -184,7 +195,11 @@ class StoreLog:
     def stored(self, chat_id: str, event: dict) -> None:
         """An event already written to the log: hold it for this process's readers and wake them."""
         feed = self.feed(chat_id)
-        feed.add(event)
+        index = feed.add(event)
+        if event["type"] == "end_message":
+            # the message and all before it are stored: a process keeps no finished answer in memory,
+            # however many chats it serves (only this end, for the followers it is about to wake)
+            feed.drop_before(index)
         if feed.waiting:
             self.wake()
 

@@ -38,7 +38,7 @@ import logging
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
-from llmchat.errors import Error
+from llmchat.errors import ConfigurationError, Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded
 from llmchat.live.follow import afollow, follow  # live pages: a stored chat's broadcast (llmchat.live)
 from llmchat.web.pump import Pump
@@ -79,7 +79,8 @@ def encode(data: str, event: str | None = None, id: int | str | None = None) -> 
 
 def _field(value: str, name: str) -> str:
     if "\n" in value or "\r" in value or (name == "id" and "\0" in value):
-        raise ValueError(f"an SSE {name} cannot hold a line break{' or NUL' if name == 'id' else ''}: {value!r}")
+        what = "a line break or NUL" if name == "id" else "a line break"
+        raise ConfigurationError(f"an SSE {name} cannot hold {what}: {value!r}")
     return value
 
 

@@ -14,6 +14,7 @@ from browser import free_port
 from llmchat.live.follow import afollow
 from llmchat.live.memory import MemoryBroadcaster
 from llmchat.live.publish import broadcasts_to
+from llmchat.live.watch import Watch
 from llmchat.testing import Reply
 
 
@@ -95,3 +96,40 @@ def test_afollow_streams_live_and_resumes_from_last_event_id(asgi, server, make_
             if kind == b"end_message":
                 break
     assert "".join(seen) == chat.messages[-1].content
+
+
+def test_many_async_followers_of_a_chat_hold_no_thread_each(monkeypatch):
+    """300 open pages on one chat under ASGI: one thread waits for all of them, and each gets every event;
+    once they left, that thread ends too."""
+    monkeypatch.setattr(Watch, "linger", 0.2)
+    hub = MemoryBroadcaster()
+    hub.publish("m1", {"type": "new_message", "message_id": 1, "message": {"id": 1, "role": "assistant"}})
+    before = threading.active_count()
+
+    async def page(got: list) -> None:
+        async for piece in afollow("m1", "1", broadcaster=hub, heartbeat=30):
+            got.append(piece)
+            if b"end_message" in piece:
+                return
+
+    async def main() -> tuple[int, list[list]]:
+        pages = [[] for _ in range(300)]
+        tasks = [asyncio.create_task(page(got)) for got in pages]
+        await asyncio.sleep(1.5)                 # every page is open and waiting
+        waiting_threads = threading.active_count() - before
+        for n in range(3):
+            hub.publish("m1", {"type": "chunk", "message_id": 1, "content": f"c{n}"})
+        hub.publish("m1", {"type": "end_message", "message_id": 1,
+                           "message": {"id": 1, "role": "assistant", "content": "c0c1c2"}})
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        return waiting_threads, pages
+
+    waiting_threads, pages = asyncio.run(main())
+    assert waiting_threads < 20          # was one pool thread per page (up to 256, the rest queued behind them)
+    for got in pages:
+        ids = [line for piece in got for line in piece.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == [b"id: 2", b"id: 3", b"id: 4", b"id: 5"]
+    deadline = time.monotonic() + 10
+    while any(t.name == "llmchat-watch:m1" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "llmchat-watch:m1" for t in threading.enumerate())

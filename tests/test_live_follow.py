@@ -10,7 +10,7 @@ import time
 import pytest
 
 import llmchat
-from llmchat.live.follow import afollow, follow
+from llmchat.live.follow import afollow, follow, page
 from llmchat.live.memory import MemoryBroadcaster, apply
 from llmchat.live.publish import broadcasts_to
 from llmchat.live.redis_broadcast import RedisBroadcaster
@@ -42,6 +42,11 @@ def recorded(server, make_chat):
     broadcasts_to(chat, hub, chat_id="c1")
     chat.ask("Tell me")
     return hub, chat
+
+
+def answer_id(hub: MemoryBroadcaster, chat_id: str = "c1") -> str:
+    """The id the publisher gave the answer (the chat's second message)."""
+    return [e for e in hub.read(chat_id, 0, 0) if e["type"] == "new_message"][1]["message_id"]
 
 
 def fold(events: list[dict]) -> list[dict]:
@@ -83,19 +88,21 @@ def test_turbo_format_appends_escaped_chunks_and_replaces_the_message(recorded):
     hub, _ = recorded
     events = parse(b"".join(follow("c1", "0", format="turbo", broadcaster=hub, idle=0)))
     assert all("event" not in e for e in events)            # Turbo ignores named events
-    chunks = [e["data"] for e in events if 'action="append" target="message_c1-2_content"' in e["data"]]
-    assert chunks[2] == ('<turbo-stream action="append" target="message_c1-2_content"><template>'
+    mid = answer_id(hub)
+    chunks = [e["data"] for e in events if f'action="append" target="message_{mid}_content"' in e["data"]]
+    assert chunks[2] == (f'<turbo-stream action="append" target="message_{mid}_content"><template>'
                          ' a &lt;time&gt;</template></turbo-stream>')
-    assert events[-1]["data"].startswith('<turbo-stream action="replace" target="message_c1-2"><template>'
-                                         '<div id="message_c1-2"')
+    assert events[-1]["data"].startswith(f'<turbo-stream action="replace" target="message_{mid}"><template>'
+                                         f'<div id="message_{mid}"')
 
 
 def test_htmx_format_sends_out_of_band_fragments(recorded):
     hub, _ = recorded
     events = parse(b"".join(follow("c1", "0", format="htmx", broadcaster=hub, idle=0)))
     assert [e["event"] for e in events][:3] == ["new_message", "new_message", "chunk"]
-    assert events[2]["data"] == '<div id="message_c1-2_content" hx-swap-oob="beforeend">Once</div>'
-    assert 'hx-swap-oob="outerHTML:#message_c1-2"' in events[-1]["data"]
+    mid = answer_id(hub)
+    assert events[2]["data"] == f'<div id="message_{mid}_content" hx-swap-oob="beforeend">Once</div>'
+    assert f'hx-swap-oob="outerHTML:#message_{mid}"' in events[-1]["data"]
 
 
 def test_live_events_heartbeats_and_idle_end(server, make_chat):
@@ -141,7 +148,7 @@ def test_error_mid_answer_is_broadcast_with_the_partial(server, make_chat):
     events = parse(b"".join(follow("c4", "0", broadcaster=hub, idle=0)))
     assert events[-1]["event"] == "error"
     data = json.loads(events[-1]["data"])
-    assert (data["message_id"], data["type"], data["partial"]) == ("c4-2", "RateLimitError", "Partial")
+    assert (data["message_id"], data["type"], data["partial"]) == (answer_id(hub, "c4"), "RateLimitError", "Partial")
     assert "slow down" in data["error"]
     assert fold(events)[-1]["status"] == "incomplete"
 
@@ -214,3 +221,47 @@ def test_a_gap_in_the_broadcast_is_healed_with_a_snapshot(recorded):
     assert [e["event"] for e in events[:3]] == ["chunk", "chunk", "snapshot"]
     assert [int(e["id"]) for e in events[:2]] == [3, 4] and int(events[2]["id"]) == hub.last_seq("c1")
     assert fold(events)[-1]["content"] == "".join(PIECES)
+
+
+@pytest.mark.parametrize("options", [{"heartbeat": 0}, {"heartbeat": -1}, {"heartbeat": "5"},
+                                     {"heartbeat": float("inf")}, {"idle": "60"}, {"idle": -1},
+                                     {"retry": "1000"}, {"retry": -5}, {"retry": 1.5}, {"partial": "<p>"},
+                                     {"chat_id": ["c1"]}, {"chat_id": None}])
+def test_wrong_arguments_are_configuration_errors_when_called(recorded, options):
+    hub, _ = recorded
+    arguments = {"chat_id": "c1", "last_event_id": "0", "broadcaster": hub, **options}
+    with pytest.raises(llmchat.ConfigurationError, match=next(iter(options))):
+        follow(**arguments)          # heartbeat=0 used to send keep-alives in a busy loop
+    with pytest.raises(llmchat.ConfigurationError, match=next(iter(options))):
+        afollow(**arguments)
+
+
+def test_chats_built_per_request_on_one_channel_keep_every_message(server, make_chat):
+    hub = MemoryBroadcaster()
+    for question in ["first", "second"]:       # each request builds its chat and its publisher
+        server.reply(f"{question} answer")
+        chat = make_chat("chat_completions")
+        broadcasts_to(chat, hub, chat_id="room")
+        chat.ask(question)
+    whole = page("room", broadcaster=hub)
+    assert [m["content"] for m in whole.messages] == ["first", "first answer", "second", "second answer"]
+    assert len({m["id"] for m in whole.messages}) == 4          # one DOM id each: chunks find their own
+
+
+def test_a_bugs_text_stays_on_the_server(server, make_chat):
+    hub = MemoryBroadcaster()
+    server.queue(Reply(text=["a", "b", "c"]))
+    chat = make_chat("chat_completions")
+    broadcasts_to(chat, hub, chat_id="c5")
+
+    def failing(chunk):
+        if chunk.content == "b":
+            raise KeyError("/srv/app/keys.json")
+
+    with pytest.raises(KeyError):
+        chat.ask("go", on_chunk=failing)
+    sse = b"".join(follow("c5", "0", broadcaster=hub, idle=0))
+    body = sse + page("c5", broadcaster=hub).html.encode()
+    assert b"keys.json" not in body and b"the answer failed on the server" in body      # as sse.stream does
+    error = json.loads(parse(sse)[-1]["data"])
+    assert (error["type"], error["partial"]) == ("KeyError", "ab")

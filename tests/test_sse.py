@@ -43,7 +43,7 @@ def test_raw_data_lines_are_split_at_every_line_break(text):
 
 
 def test_event_names_and_ids_cannot_smuggle_lines():
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(llmchat.ConfigurationError, match="line break"):
         sse.encode("x", event="a\nb")
     with pytest.raises(ValueError, match="line break"):
         sse.encode("x", id="1\r2")
@@ -212,9 +212,10 @@ def test_a_body_without_prompt_answers_the_conversation(server, make_chat):
     assert text_of(events) == "again" and len(chat.messages) == 2
 
 
-def test_heartbeat_must_be_positive(make_chat):
-    with pytest.raises(ValueError, match="heartbeat"):
-        sse.stream(make_chat("chat_completions"), "Hi", heartbeat=0)
+@pytest.mark.parametrize("heartbeat", [0, -1, "5", float("nan")])
+def test_heartbeat_must_be_positive(make_chat, heartbeat):
+    with pytest.raises(llmchat.ConfigurationError, match="heartbeat"):      # still a ValueError
+        sse.stream(make_chat("chat_completions"), "Hi", heartbeat=heartbeat)
 
 
 # --------------------------------------------------------------------------- the async body

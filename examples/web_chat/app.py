@@ -112,13 +112,16 @@ class WebChat:
         return flask.redirect(flask.url_for("show", chat_id=chat_id), 303)
 
     def stream(self, chat_id: str) -> Any:
-        if not self.exists(chat_id):
-            flask.abort(404)
         if self.faults.take_failure():
             return flask.Response("try again", status=503)
         position = flask.request.headers.get("Last-Event-ID") or flask.request.args.get("after")
-        body = llmchat.sse.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
-                                  store=self.store, heartbeat=self.heartbeat, idle=self.idle)
+        try:
+            body = llmchat.sse.follow(chat_id, position, format=flask.request.args.get("format", "turbo"),
+                                      store=self.store, heartbeat=self.heartbeat, idle=self.idle)
+        except llmchat.ChatNotFoundError:        # the browser stops asking (any answer but 200 does)
+            flask.abort(404)
+        except llmchat.ConfigurationError:       # an unknown ?format=
+            flask.abort(400)
         return flask.Response(_cuttable(body, self.faults), headers=llmchat.sse.HEADERS)
 
 

@@ -35,12 +35,16 @@ import attrs
 
 from llmchat.errors import ConfigurationError
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
+from llmchat.live.watch import watching
+from llmchat.web.pump import check_seconds as _seconds
 
 __all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
-_RENDERED: dict[tuple, tuple[Any, str, bytes]] = {}   # (chat, position, format, partial) -> its bytes
-_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="llmchat-follow")
+_RENDERED: dict[tuple, tuple[Any, Any, dict, bytes]] = {}   # (chat, position, format, partial) -> its bytes
+# afollow's reads that never wait (its opening, then the events a watch announced): a few threads serve
+# every async follower of the process
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="llmchat-follow")
 
 
 def _seq(event: dict) -> int:
@@ -97,6 +101,8 @@ class Source:
         return self.broadcaster.read(chat_id, after, timeout)
 
     def can_replay(self, chat_id: Any, after: int) -> bool:
+        if self.store is not None and after == 0 and self.store.position(chat_id) == 0:
+            return False        # nothing to replay, or no such chat: the snapshot says which
         check = getattr(self.broadcaster, "can_replay", None)
         if check is not None:
             return check(chat_id, after)
@@ -138,8 +144,24 @@ class Page:
 
 def page(chat_id: Any, *, partial: Partial = message_html, store: Any = None, broadcaster: Any = None) -> Page:
     """The chat's messages and the position they include, read together (no event falls in between)."""
+    _check_chat(chat_id, partial)
     messages, seq = Source(broadcaster, store).snapshot(chat_id)
     return Page(messages_html(messages, partial), seq, messages)
+
+
+def _check_chat(chat_id: Any, partial: Any) -> None:
+    if not isinstance(chat_id, (str, int)) or isinstance(chat_id, bool):
+        raise ConfigurationError(f"chat_id must be a str (a stored chat's id), got {type(chat_id).__name__}")
+    if not callable(partial):
+        raise ConfigurationError(f"partial must be callable (message dict -> HTML), got {type(partial).__name__}")
+
+
+def _check(heartbeat: Any, idle: Any, retry: Any) -> None:
+    _seconds(heartbeat, "heartbeat")
+    if idle is not None:
+        _seconds(idle, "idle", zero=True)
+    if not isinstance(retry, int) or isinstance(retry, bool) or retry < 0:
+        raise ConfigurationError(f"retry must be a whole number of milliseconds, 0 or more, not {retry!r}")
 
 
 class _Follower:
@@ -149,6 +171,8 @@ class _Follower:
                  partial: Partial, heartbeat: float, idle: float | None, retry: int) -> None:
         if format not in FORMATS:
             raise ConfigurationError(f"unknown live format {format!r}; expected one of {', '.join(FORMATS)}")
+        _check_chat(chat_id, partial)
+        _check(heartbeat, idle, retry)
         self.chat_id, self.format, self.partial = chat_id, format, partial
         self.hub = source
         self.heartbeat, self.idle, self.retry = heartbeat, idle, retry
@@ -175,13 +199,16 @@ class _Follower:
             return encode(name, data, event["seq"])
         key = (self.chat_id, event["seq"], self.format, id(self.partial))
         cached = _RENDERED.get(key)
-        if cached is not None and cached[0] is self.hub.broadcaster and cached[1] == event["type"]:
-            return cached[2]
+        # the same event (a position can be reused: a Redis stream that expired) and the same partial (held,
+        # so its id is not another function's: a partial made per request renders for that request only)
+        if (cached is not None and cached[0] is self.hub.broadcaster and cached[1] is self.partial
+                and (cached[2] is event or cached[2] == event)):
+            return cached[3]
         name, data = render(event, self.format, self.partial)
         body = encode(name, data, event["seq"])
         if len(_RENDERED) >= 16384:
             _RENDERED.clear()
-        _RENDERED[key] = (self.hub.broadcaster, event["type"], body)   # holding it keeps its id unique
+        _RENDERED[key] = (self.hub.broadcaster, self.partial, event, body)
         return body
 
     def timeout(self) -> float:
@@ -219,11 +246,11 @@ def follow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # 
     """The chat's broadcast as an SSE body (see the module docstring); ends after ``idle`` quiet seconds
     with a ``retry:`` hint (a WSGI thread is freed, the browser comes back from where it was)."""
     state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
-    return _follow(state)
+    return _follow(state, state.opening())      # an unknown chat raises ChatNotFoundError here: answer 404
 
 
-def _follow(state: _Follower) -> Iterator[bytes]:
-    yield from state.opening()
+def _follow(state: _Follower, opening: list[bytes]) -> Iterator[bytes]:
+    yield from opening
     while True:
         events = state.hub.read(state.chat_id, state.after, state.timeout())
         out, done = state.handle(events)
@@ -232,19 +259,34 @@ def _follow(state: _Follower) -> Iterator[bytes]:
             return
 
 
-async def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
-                  store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
-                  idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
-    """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer)."""
+def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
+            store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
+            idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
+    """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer).
+    Its first step reads the store off the event loop: an unknown chat raises ChatNotFoundError there."""
     state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
+    return _afollow(state)
+
+
+async def _afollow(state: _Follower) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     for piece in await loop.run_in_executor(_READERS, state.opening):
         yield piece
-    while True:
-        timeout = min(state.timeout(), 1.0)   # a cancelled follower frees its reader thread within a second
-        events = await loop.run_in_executor(_READERS, state.hub.read, state.chat_id, state.after, timeout)
-        out, done = state.handle(events)
-        for piece in out:
-            yield piece
-        if done:
-            return
+    # no thread waits for this follower: the chat's watch (one thread for all its followers here) wakes it
+    watch, news = watching(state.hub.broadcaster, state.chat_id, state.after, loop)
+    try:
+        while True:
+            news.clear()        # before the read: whatever the watch sees after it sets `news` again
+            events = await loop.run_in_executor(_READERS, state.hub.read, state.chat_id, state.after, 0)
+            out, done = state.handle(events)
+            for piece in out:
+                yield piece
+            if done:
+                return
+            if not events:
+                try:
+                    await asyncio.wait_for(news.wait(), state.timeout())
+                except asyncio.TimeoutError:
+                    pass
+    finally:
+        watch.leave(news)

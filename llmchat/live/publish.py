@@ -17,19 +17,32 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
+from llmchat.errors import Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
 from llmchat.message import Message
 
-__all__ = ["Publisher", "broadcasts_to", "message_dict"]
+__all__ = ["Publisher", "broadcasts_to", "message_dict", "public_error"]
+
+
+def public_error(error: BaseException) -> str:
+    """An error's text for pages: an llmchat error's message; any other exception's stays on the server
+    (a bug's text can hold paths, queries, secrets), as with :func:`llmchat.sse.error_data`.
+
+    >>> from llmchat import RateLimitError
+    >>> public_error(RateLimitError("slow down")), public_error(KeyError("/srv/keys.json"))
+    ('slow down', 'the answer failed on the server')
+    """
+    return str(error) if isinstance(error, Error) else "the answer failed on the server"
 
 
 def message_dict(message: Message, message_id: Any) -> dict:
     """What a page needs of a message: ``id``, ``role``, ``content``, ``status``, ``error``, tokens."""
     error = message.error
     return {"id": message_id, "role": message.role, "content": message.content or "", "status": message.status,
-            "error": None if error is None else f"{type(error).__name__}: {error}",
+            "error": None if error is None else f"{type(error).__name__}: {public_error(error)}",
             "input_tokens": message.input_tokens, "output_tokens": message.output_tokens}
 
 
@@ -38,17 +51,20 @@ class Publisher:
 
     def __init__(self, broadcaster: Any, chat_id: Any) -> None:
         self.broadcaster, self.chat_id = broadcaster, chat_id
-        self._ids: dict[int, Any] = {}
+        self._ids: dict[int, tuple[Message, str]] = {}      # the message is held: its id() stays its own
         self._counter = itertools.count(1)
+        # unique among every publisher of this chat (a chat built per request, another process, a restart)
+        self._prefix = f"{chat_id}-{uuid.uuid4().hex[:8]}-"
 
     def id_of(self, message: Message) -> Any:
+        """The message's id: its stored one, else one made for it (``<chat id>-<random>-<n>``)."""
         stored = getattr(message, "id", None)
         if stored is not None:
             return stored
-        key = id(message)
-        if key not in self._ids:
-            self._ids[key] = f"{self.chat_id}-{next(self._counter)}"
-        return self._ids[key]
+        known = self._ids.get(id(message))
+        if known is None or known[0] is not message:
+            known = self._ids[id(message)] = (message, f"{self._prefix}{next(self._counter)}")
+        return known[1]
 
     def __call__(self, event: Any) -> None:
         publish = self.broadcaster.publish
@@ -68,7 +84,7 @@ class Publisher:
         elif isinstance(event, MessageEnded):
             publish(self.chat_id, {"type": "end_message", "message_id": mid, "message": message_dict(message, mid)})
             if message.error is not None:
-                publish(self.chat_id, {"type": "error", "message_id": mid, "error": str(message.error),
+                publish(self.chat_id, {"type": "error", "message_id": mid, "error": public_error(message.error),
                                        "error_type": type(message.error).__name__,
                                        "partial": message.content or ""})
 

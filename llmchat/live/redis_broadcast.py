@@ -4,7 +4,8 @@
 (``llmchat:chat:<id>:events``) whose entry ids are ``<position>-0``: the SSE ``id`` is the stream
 id, replay is ``XREAD`` from it, and Redis refuses a repeated id (a job delivered twice cannot
 publish twice). The stream is capped (``MAXLEN ~``) and expires ``ttl`` seconds after an answer
-ends. Needs the ``redis`` package (``pip install llmchat[redis]``); ``import llmchat`` never loads it.
+ends; the chat's position counter lives on (``seq_ttl``, 90 days), so a position is never given twice.
+Needs the ``redis`` package (``pip install llmchat[redis]``); ``import llmchat`` never loads it.
 
 >>> RedisBroadcaster.key("c1")
 'llmchat:chat:c1:events'
@@ -20,13 +21,15 @@ import threading
 import time
 from typing import Any, Callable
 
+from llmchat.errors import ChatNotFoundError
 from llmchat.live.memory import apply
 
 __all__ = ["RedisBroadcaster"]
 
 log = logging.getLogger("llmchat")
 
-# KEYS: stream, counter. ARGV: event json, maxlen, seq or "", ttl while streaming, ttl after the end, ended?
+# KEYS: stream, counter. ARGV: event json, maxlen, seq or "", ttl while streaming, ttl after the end, ended?,
+# ttl of the counter (it outlives the stream: a position is never given twice, a page's old one stays old)
 _PUBLISH = """
 local seq = tonumber(ARGV[3])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -37,7 +40,7 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'e', ARGV[1])
 local ttl = ARGV[4]
 if ARGV[6] == '1' then ttl = ARGV[5] end
 redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('EXPIRE', KEYS[2], math.max(tonumber(ttl), tonumber(ARGV[7])))
 return seq
 """
 
@@ -108,8 +111,9 @@ class RedisBroadcaster:
     linger = 30.0       # seconds a chat's shared reader stays without followers
 
     def __init__(self, client: Any, *, maxlen: int = 100_000, ttl: int = 3600, streaming_ttl: int = 86_400,
-                 snapshot: Callable[[Any], tuple[list[dict], int]] | None = None) -> None:
+                 snapshot: Callable[[Any], tuple[list[dict], int]] | None = None, seq_ttl: int = 90 * 86_400) -> None:
         self.client, self.maxlen, self.ttl, self.streaming_ttl = client, maxlen, ttl, streaming_ttl
+        self.seq_ttl = seq_ttl      # the chat's position counter lives on after its stream expired
         self.snapshot_source = snapshot
         self._publish = client.register_script(_PUBLISH)
         self._tails: dict[Any, _Tail] = {}
@@ -145,7 +149,7 @@ class RedisBroadcaster:
         ended = event.get("type") in ("end_message", "error")
         return self._publish(keys=[self.key(chat_id), self.key(chat_id) + ":seq"],
                              args=[json.dumps(body, separators=(",", ":")), self.maxlen, event.get("seq") or "",
-                                   self.streaming_ttl, self.ttl, "1" if ended else "0"], client=client)
+                                   self.streaming_ttl, self.ttl, "1" if ended else "0", self.seq_ttl], client=client)
 
     def publish(self, chat_id: Any, event: dict) -> int:
         """Append ``event``; its ``seq`` when it has one, else the chat's next. Returns the position."""
@@ -177,8 +181,11 @@ class RedisBroadcaster:
 
     def read(self, chat_id: Any, after: int, timeout: float) -> list[dict]:
         """Events with ``seq > after``, blocking up to ``timeout`` seconds for the first."""
-        if timeout > 0:
-            events = self._tail(chat_id, after).read(after, timeout)
+        # a read that may wait starts the chat's shared reader; one that may not (an async follower woken
+        # by its watch, which reads through that reader) takes what the reader holds without a round trip
+        tail = self._tail(chat_id, after) if timeout > 0 else self._tails.get(chat_id)
+        if tail is not None and tail.thread.is_alive():
+            events = tail.read(after, timeout)
             if events is not None:
                 return events
         events = _decode(self.client.xread({self.key(chat_id): f"{after}-0"}))      # history: no wait
@@ -207,9 +214,10 @@ class RedisBroadcaster:
             return self.snapshot_source(chat_id)
         messages: list[dict] = []
         events = self.read(chat_id, 0, 0)
-        if events and events[0]["seq"] != 1:
-            raise LookupError(f"the broadcast of chat {chat_id} no longer holds its start; give RedisBroadcaster "
-                              "a snapshot source (the store)")
+        if events and events[0]["seq"] != 1 and events[0]["type"] != "new_message":
+            raise ChatNotFoundError(f"the broadcast of chat {chat_id} no longer holds the start of its messages; "
+                                    "give RedisBroadcaster a snapshot source (the store)")
+        # an expired stream starts again with a new message: the snapshot is what the broadcast still holds
         for event in events:
             apply(messages, event)
         return messages, events[-1]["seq"] if events else self.last_seq(chat_id)

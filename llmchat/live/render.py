@@ -64,9 +64,10 @@ def message_html(message: dict) -> str:
 <div id="message_1_content" class="content">Hi &amp; bye</div></div>'
     """
     mid = message.get("id")
-    role = html.escape(str(message.get("role") or ""))
-    body = (f'<div id="{dom_id(mid)}" class="message {role}"><strong>{role.title()}:</strong> '
-            f'<div id="{dom_id(mid, "content")}" class="content">{html.escape(message.get("content") or "")}</div>')
+    role = str(message.get("role") or "")
+    body = (f'<div id="{_attr(dom_id(mid))}" class="message {_attr(role)}"><strong>{html.escape(role.title())}:'
+            f'</strong> <div id="{_attr(dom_id(mid, "content"))}" class="content">'
+            f'{html.escape(message.get("content") or "")}</div>')
     status = message.get("status") or "complete"
     if status != "complete":
         body += f'<p class="status {html.escape(status)}">{html.escape(status)}</p>'
@@ -75,21 +76,44 @@ def message_html(message: dict) -> str:
     return body + "</div>"
 
 
+def _attr(value: str) -> str:
+    """``value`` safe inside a double-quoted HTML attribute (an id may hold any character)."""
+    return html.escape(value, quote=True)
+
+
+def _selector(element_id: str) -> str:
+    """A CSS ``#id`` selector matching ``element_id`` whatever characters it holds.
+
+    >>> print(_selector("message_a.b 1"))
+    #message_a\\2e b\\20 1
+    """
+    return "#" + re.sub(r"[^A-Za-z0-9_-]", lambda m: f"\\{ord(m.group()):x} ", element_id)
+
+
 def messages_html(messages: list, partial: Partial = message_html) -> str:
     """The messages rendered one after the other (what goes inside ``<div id="messages">``).
 
     >>> messages_html([{"id": 1, "role": "user", "content": "x"}], lambda m: f"[{m['content']}]")
     '[x]'
     """
-    return "".join(partial(message) for message in messages if message.get("role") in ("user", "assistant"))
+    return "".join(partial(message) for message in messages if shown(message))
+
+
+def shown(message: dict) -> bool:
+    """Whether pages show a message: the user's and the assistant's (not instructions, not tool results).
+
+    >>> shown({"role": "assistant"}), shown({"role": "tool"})
+    (True, False)
+    """
+    return message.get("role") in ("user", "assistant")
 
 
 def _turbo(action: str, target: str, content: str) -> str:
-    return f'<turbo-stream action="{action}" target="{target}"><template>{content}</template></turbo-stream>'
+    return f'<turbo-stream action="{action}" target="{_attr(target)}"><template>{content}</template></turbo-stream>'
 
 
 def _oob(target: str, swap: str, content: str) -> str:
-    return f'<div id="{target}" hx-swap-oob="{swap}">{content}</div>'
+    return f'<div id="{_attr(target)}" hx-swap-oob="{swap}">{content}</div>'
 
 
 def _oob_root(fragment: str, swap: str) -> str:
@@ -97,7 +121,7 @@ def _oob_root(fragment: str, swap: str) -> str:
     match = _FIRST_TAG.search(fragment)
     if match is None:
         return fragment
-    return f'{fragment[:match.end()]} hx-swap-oob="{swap}"{fragment[match.end():]}'
+    return f'{fragment[:match.end()]} hx-swap-oob="{_attr(swap)}"{fragment[match.end():]}'
 
 
 def _error_text(event: dict) -> str:
@@ -106,6 +130,8 @@ def _error_text(event: dict) -> str:
 
 def _turbo_data(event: dict, partial: Partial) -> str | None:
     kind, mid = event["type"], event.get("message_id")
+    if "message" in event and not shown(event["message"]):
+        return None         # as the page and its snapshots: live and reloaded pages show the same
     if kind == "chunk":
         text = event.get("content")
         return _turbo("append", dom_id(mid, "content"), html.escape(text)) if text else None
@@ -122,13 +148,15 @@ def _turbo_data(event: dict, partial: Partial) -> str | None:
 
 def _htmx_data(event: dict, partial: Partial) -> str | None:
     kind, mid = event["type"], event.get("message_id")
+    if "message" in event and not shown(event["message"]):
+        return None
     if kind == "chunk":
         text = event.get("content")
         return _oob(dom_id(mid, "content"), "beforeend", html.escape(text)) if text else None
     if kind == "new_message":
         return _oob("messages", "beforeend", partial(event["message"]))
     if kind == "end_message":
-        return _oob_root(partial(event["message"]), f"outerHTML:#{dom_id(mid)}")
+        return _oob_root(partial(event["message"]), "outerHTML:" + _selector(dom_id(mid)))
     if kind == "snapshot":
         return _oob("messages", "innerHTML", messages_html(event["messages"], partial))
     if kind == "error" and mid is None:

@@ -17,16 +17,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import threading
-from typing import AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
-__all__ = ["HEARTBEAT", "Pump"]
+from llmchat.errors import ConfigurationError
+
+__all__ = ["HEARTBEAT", "Pump", "check_seconds"]
 
 HEARTBEAT = b": keep-alive\n\n"
 
 log = logging.getLogger("llmchat")
 
 Producer = Callable[[Callable[[bytes], None]], None]
+
+
+def check_seconds(value: Any, name: str, *, zero: bool = False) -> None:
+    """``value`` must be a finite number of seconds, above 0 (or at least 0 when ``zero``).
+
+    >>> check_seconds(0, "heartbeat")
+    Traceback (most recent call last):
+    llmchat.errors.ConfigurationError: heartbeat must be a number of seconds above 0, not 0
+    """
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < 0 or (value == 0 and not zero):
+        least = "0 or more" if zero else "above 0"
+        raise ConfigurationError(f"{name} must be a number of seconds {least}, not {value!r}")
 
 
 class Pump:
@@ -44,8 +60,7 @@ class Pump:
 
     def __init__(self, producer: Producer, *, cancel: Callable[[], None] | None = None,
                  heartbeat: float = 15.0, name: str = "llmchat.sse") -> None:
-        if not heartbeat or heartbeat <= 0:
-            raise ValueError(f"heartbeat must be a positive number of seconds, not {heartbeat!r}")
+        check_seconds(heartbeat, "heartbeat")      # a ConfigurationError (a ValueError) when it is not one
         self.heartbeat = heartbeat
         self.closed = False
         self._producer, self._cancel, self._name = producer, cancel, name
