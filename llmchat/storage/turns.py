@@ -44,6 +44,9 @@ class TurnLock:
     def _drain(self, q: Any) -> list[dict]:
         raise NotImplementedError
 
+    def abandon(self, exc: BaseException) -> None:
+        raise NotImplementedError
+
     def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
         """The spine's chunks, with this chat locked and its configuration saved for the whole turn."""
         self.budget = (time.time(), self.writes - 1)      # the lock is the turn's first write
@@ -53,6 +56,9 @@ class TurnLock:
             self.remote_cancel = False
             self.save_config()
             yield from chunks
+        except BaseException as exc:
+            self.abandon(exc)
+            raise
         finally:
             self.release()
 

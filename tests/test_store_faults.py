@@ -1,0 +1,159 @@
+"""Persisted chats under faults and misuse: callbacks that raise, streamed tool calls, bad settings, secrets.
+
+Both backends (SQLite and a real PostgreSQL server) where the behaviour touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from services import fresh_postgres
+
+import llmchat
+from llmchat.jobs import answer
+from llmchat.storage import Store
+from llmchat.testing import Call, Reply
+
+KEY = "sk-test-SECRET-0123456789"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/faults.db?lease=1"
+    return fresh_postgres(request.getfixturevalue("postgres_url")) + "?lease=1"
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)         # what another process loading a chat would have
+
+
+def _chat(store, server, **options):
+    return store.create_chat("gpt-4.1-mini", base_url=server.url("chat_completions"), protocol="chat_completions",
+                             api_key=KEY, **options)
+
+
+def test_a_callback_failing_as_the_answer_starts_leaves_no_streaming_answer(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server)
+
+    failures = [ValueError("the page template broke")]
+
+    def broken_page(*_args):       # fails once
+        if failures:
+            raise failures.pop()
+
+    chat.on_new_message(broken_page)
+    with pytest.raises(ValueError, match="template broke"):
+        chat.ask("Hello")
+    last = chat.messages[-1]
+    assert (last.role, last.status, type(last.error).__name__) == ("assistant", "incomplete", "ValueError")
+    row = Store(store_url).snapshot(chat.id).messages[-1]           # at once: no lease to wait for
+    assert (row["id"], row["status"], row["error"]) == (last.id, "incomplete", "ValueError: the page template broke")
+    server.reply("Hi there")
+    assert chat.complete().content == "Hi there"
+    assert [(m.role, m.content, m.status) for m in Store(store_url).load_chat(chat.id).messages] == [
+        ("user", "Hello", "complete"), ("assistant", "Hi there", "complete")]
+
+
+def test_a_tool_call_saved_while_streaming_holds_all_its_argument_fragments_so_far(store_url, server):
+    store = llmchat.store(store_url.replace("lease=1", "lease=1&flush=0.05"))
+    chat = _chat(store, server, max_tool_rounds=0)        # no tool runs: the answer stops after its calls
+    call = Call("weather", {"city": "Oslo", "when": "tomorrow morning", "units": "metric"}, id="call_1", pieces=6)
+    server.queue(Reply(tool_calls=[call], delay=0.05))
+    fragments, seen = [], []
+
+    def look(chunk):
+        if not chunk.tool_calls:
+            return
+        fragments.append(chunk.tool_calls["call_1"].arguments)
+        if len(fragments) == 4:             # the first four fragments: let a flush save them, then look
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                calls = Store(store_url).snapshot(chat.id).messages[-1].get("tool_calls") or []
+                if calls and calls[0]["arguments"] and len(calls[0]["arguments"]) >= len("".join(fragments)):
+                    break
+                time.sleep(0.02)
+            seen.append(calls)
+
+    with pytest.raises(llmchat.ToolLoopError):
+        chat.ask("Weather?", on_chunk=look)
+    assert len(fragments) >= 4 and seen
+    assert [(c["id"], c["name"], c["arguments"]) for c in seen[0]] == [("call_1", "weather", "".join(fragments[:4]))]
+
+
+def test_a_job_body_without_a_message_id_answers_once_when_delivered_twice(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server)
+    chat.add_message("user", "Hi")
+    server.default = Reply(text=["Hello ", "there"], delay=0.02)
+    assert answer(chat.id, None, store) == "complete"
+    assert answer(chat.id, None, store) == "already answered"
+    assert len(server.requests) == 1
+    assert [m.content for m in Store(store_url).load_chat(chat.id).messages] == ["Hi", "Hello there"]
+
+
+@pytest.mark.parametrize("query", ["lease=abc", "flush=0", "flush=-1", "lease=nan", "lease=inf", "lease=0.3",
+                                   "lease=1&flush=0.6", "leese=3"])
+def test_store_url_settings_that_cannot_work_are_configuration_errors(tmp_path, query):
+    with pytest.raises(llmchat.ConfigurationError, match="lease|flush|leese"):
+        Store(f"sqlite:///{tmp_path}/settings.db?{query}")
+
+
+def test_a_store_url_of_the_wrong_type_is_a_configuration_error():
+    with pytest.raises(llmchat.ConfigurationError, match="str"):
+        llmchat.store(123)
+
+
+def test_ids_of_the_wrong_type_are_configuration_errors_on_both_backends(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server)
+    for call in (lambda: store.load_chat(123), lambda: store.snapshot(b"id"), lambda: answer(None, None, store),
+                 lambda: answer(chat.id, 7, store), lambda: store.lock(3.5, "owner")):
+        with pytest.raises(llmchat.ConfigurationError, match="id"):
+            call()
+    assert store.load_chat(chat.id).id == chat.id      # the store still works (no broken transaction)
+
+
+def test_a_password_in_the_base_url_is_not_stored(store_url, server):
+    store = llmchat.store(store_url)
+    base = server.url("chat_completions").replace("http://", "http://team:pw-SECRET-42@")
+    chat = store.create_chat("gpt-4.1-mini", base_url=base, protocol="chat_completions", api_key=KEY)
+    server.reply("Hi")
+    chat.ask("Hello")
+    with store.backend.tx(write=False) as q:
+        dump = json.dumps([q(f"SELECT * FROM {t}", ()) for t in ("llmchat_chats", "llmchat_messages",
+                                                                 "llmchat_events")], default=str)
+    assert "pw-SECRET-42" not in dump and "Hello" in dump and "team@" in dump
+    again = store.load_chat(chat.id)            # this process still knows the whole base URL
+    assert again._base_url == chat._base_url
+
+
+def test_the_lock_holds_and_cancel_is_noticed_in_a_turn_of_many_quick_tool_rounds(store_url, server):
+    @llmchat.tool
+    def tick(n: int) -> str:
+        """Counts."""
+        time.sleep(0.01)
+        return str(n)
+
+    store = llmchat.store(store_url)
+    chat = _chat(store, server, max_tool_rounds=400).with_tool(tick)
+    chat.add_message("user", "Count")
+    server.queue(*[Reply(tool_calls=[Call("tick", {"n": n})]) for n in range(400)])
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(pytest.raises(llmchat.CancelledError, chat.complete)))
+    worker.start()
+    time.sleep(1.6)                                         # longer than the lease: it must have been renewed
+    twin = Store(store_url).load_chat(chat.id)               # as another process would
+    with pytest.raises(llmchat.ChatBusyError):
+        twin.complete()
+    assert Store(store_url).snapshot(chat.id).messages[-1]["status"] in ("streaming", "complete")
+    started = time.monotonic()
+    twin.cancel()
+    worker.join(10)
+    assert errors and time.monotonic() - started < 1.0
+    assert len(server.requests) < 400
