@@ -1,13 +1,15 @@
 """What a stored chat looks like in rows: its configuration, its messages and their errors.
 
-No secret is ever written: an ``api_key`` and secret-looking headers stay in the process that
-made the chat; a process that loads it takes them from its own settings (``OPENAI_API_KEY``...).
+No secret is ever written: an ``api_key``, secret-looking headers and a password in the base URL
+stay in the process that made the chat; a process that loads it takes them from its own settings
+(``OPENAI_API_KEY``...).
 
 >>> import llmchat
->>> chat = llmchat.chat("gpt-4.1-mini", api_key="sk-SECRET", headers={"X-Api-Key": "SECRET", "X-Team": "a"})
+>>> chat = llmchat.chat("gpt-4.1-mini", api_key="sk-SECRET", headers={"X-Api-Key": "SECRET", "X-Team": "a"},
+...                     base_url="https://team:SECRET@gateway.example/v1")
 >>> config = chat_config(chat)
->>> "SECRET" in str(config), config["headers"], config["provider"]
-(False, {'X-Team': 'a'}, 'openai')
+>>> "SECRET" in str(config), config["headers"], config["provider"], config["base_url"]
+(False, {'X-Team': 'a'}, 'openai', 'https://team@gateway.example/v1')
 >>> message = message_from_row("m1", "incomplete", message_dict(llmchat.Message("assistant", "Hi")),
 ...                            "RateLimitError", "slow down")
 >>> message.id, message.status, type(message.error).__name__, str(message.error)
@@ -18,13 +20,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import urllib.parse
 from typing import Any
 
 from llmchat import errors
 from llmchat.config import Secret
 from llmchat.message import Message
 
-__all__ = ["build_chat", "chat_config", "error_from_row", "message_dict", "message_from_row", "tool_path"]
+__all__ = ["build_chat", "chat_config", "error_from_row", "message_dict", "message_from_row", "public_url",
+           "tool_path"]
 
 log = logging.getLogger("llmchat")
 
@@ -38,10 +42,22 @@ def tool_path(tool: Any) -> str | None:
     return f"{module}:{name}"
 
 
+def public_url(url: str | None) -> str | None:
+    """``url`` without the password of its user info (``https://user:pw@host`` -> ``https://user@host``)."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
+
+
 def chat_config(chat: Any) -> dict[str, Any]:
     """The JSON-ready settings that rebuild ``chat`` elsewhere (never its key nor secret headers)."""
     return {"model": chat.model, "provider": chat.provider, "protocol": chat._explicit["protocol"],
-            "base_url": chat._explicit["base_url"], "options": dict(chat._options),
+            "base_url": public_url(chat._explicit["base_url"]), "options": dict(chat._options),
             "temperature": chat._temperature, "max_tokens": chat._max_tokens, "params": dict(chat._params),
             "headers": {k: v for k, v in chat._headers.items() if not isinstance(v, Secret)},
             "tools": [{"name": name, "path": tool_path(tool)} for name, tool in chat._tools.items()]}
@@ -53,7 +69,8 @@ def build_chat(config: dict[str, Any], memory: dict[str, Any]) -> Any:
 
     headers = {**config["headers"], **memory.get("headers", {})}
     chat = Chat(config["model"], provider=config["provider"], protocol=config["protocol"],
-                base_url=config["base_url"], api_key=memory.get("api_key"), temperature=config["temperature"],
+                base_url=memory.get("base_url") or config["base_url"], api_key=memory.get("api_key"),
+                temperature=config["temperature"],
                 max_tokens=config["max_tokens"], params=config["params"], headers=headers, **config["options"])
     known = memory.get("tools", {})
     for entry in config["tools"]:
