@@ -157,3 +157,56 @@ def test_the_lock_holds_and_cancel_is_noticed_in_a_turn_of_many_quick_tool_round
     worker.join(10)
     assert errors and time.monotonic() - started < 1.0
     assert len(server.requests) < 400
+
+
+class Forecast(llmchat.Tool):
+    """Tomorrow's forecast for a city."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def execute(self, city: str) -> str:
+        return f"{self.source}: rain in {city}"
+
+
+forecast = Forecast("met.no")           # a module-level instance: what a worker process can import
+
+
+def _lookup(country: str) -> str:
+    """The capital of a country."""
+    return {"Norway": "Oslo"}.get(country, "unknown")
+
+
+lookup = llmchat.tool(_lookup, name="capital_of", description="Capital city of a country.")
+
+
+def test_a_chat_loaded_elsewhere_gets_its_custom_tools_as_they_were(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server).with_tool(forecast).with_tool(lookup)
+    chat.add_message("user", "Plans?")
+    loaded = Store(store_url).load_chat(chat.id)                # another process: nothing in memory
+    assert sorted(loaded._tools) == ["capital_of", "forecast"]
+    assert [t.schema() for t in loaded._tools.values()] == [t.schema() for t in chat._tools.values()]
+    server.queue(Reply(tool_calls=[Call("forecast", {"city": "Oslo"}), Call("capital_of", {"country": "Norway"})]),
+                 Reply(text="Rain in Oslo."))
+    assert loaded.complete().content == "Rain in Oslo."
+    results = [m.content for m in Store(store_url).load_chat(chat.id).messages if m.role == "tool"]
+    assert results == ["met.no: rain in Oslo", "Oslo"]
+
+
+def test_a_tool_a_worker_cannot_import_stays_in_the_stored_chat(store_url, server):
+    @llmchat.tool
+    def local_only(text: str) -> str:
+        """Only this process has it."""
+        return text
+
+    store = llmchat.store(store_url)
+    chat = _chat(store, server).with_tool(local_only)
+    chat.add_message("user", "Hi")
+    worker = Store(store_url).load_chat(chat.id)        # another process: a local function cannot be imported
+    assert worker._tools == {}
+    server.reply("Hello")
+    worker.complete()                                   # the worker saves the chat, settings included
+    assert list(store.load_chat(chat.id)._tools) == ["local_only"]
+    assert json.loads(store.backend.read("SELECT config FROM llmchat_chats WHERE id = ?", (chat.id,))[0][0])[
+        "tools"] == [{"name": "local_only", "path": None}]

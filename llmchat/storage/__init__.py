@@ -138,20 +138,24 @@ class Store:
                 raise ChatNotFoundError(f"no stored chat with id {id!r} in this store")
             rows = q("SELECT id, status, data, error_type, error, lease_until FROM llmchat_messages"
                      " WHERE chat_id = ? ORDER BY ordinal", (id,))
-        chat = build_chat(json.loads(found[0][0]), self._memory.get(id, {}))
+        config = json.loads(found[0][0])
+        chat = build_chat(config, self._memory.get(id, {}))
         chat.id = id
         now = time.time()
         for row_id, status, data, error_type, error, lease in rows:
             status, error_type, error = _interrupted(status, error_type, error, lease, now)
             chat.messages.append(message_from_row(row_id, status, json.loads(data), error_type, error))
-        self._attach(chat, {m.id: i for i, m in enumerate(chat.messages)}, _owner)
+        writer = self._attach(chat, {m.id: i for i, m in enumerate(chat.messages)}, _owner)
+        writer.missing_tools = [e for e in config["tools"] if e["name"] not in chat._tools]
+        writer.config_text = json.dumps(config, sort_keys=True)
         return chat
 
-    def _attach(self, chat: Any, known: dict[str, int], owner: str | None = None) -> None:
+    def _attach(self, chat: Any, known: dict[str, int], owner: str | None = None) -> Writer:
         writer = Writer(self, chat, known, owner)
         writer.config_text = json.dumps(chat_config(chat), sort_keys=True)
         chat._writer = writer
         chat.add_listener(writer)
+        return writer
 
     def remember(self, chat: Any) -> None:
         """Keep what must not be stored (key, secret headers, tools, a base URL with a password) for this

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import urllib.parse
 from typing import Any
 
@@ -34,12 +35,38 @@ log = logging.getLogger("llmchat")
 
 
 def tool_path(tool: Any) -> str | None:
-    """``module:qualname`` a worker process can import the tool from, or None (a lambda, a local function)."""
+    """``module:name`` a worker process can import the tool from, or None (a lambda, a local function).
+
+    The tool object itself where its module holds it (a decorated function, a module-level instance
+    with its settings, a renamed ``llmchat.tool(fn, name=...)``), else its function or class.
+    """
     target = getattr(tool, "fn", None) or type(tool)
     module, name = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
-    if not module or module == "__main__" or "<" in name:
+    if not module or module == "__main__":
         return None
-    return f"{module}:{name}"
+    for attribute, value in list(vars(sys.modules.get(module, object)).items()):
+        if value is tool:
+            return f"{module}:{attribute}"
+    return None if "<" in name else f"{module}:{name}"
+
+
+def _import_tool(name: str, path: str) -> Any:
+    """The tool ``name`` from ``module:attribute`` (None, with a warning, when it cannot be had here)."""
+    from llmchat.tools import Tool, as_tool, tool
+
+    module, _, attribute = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+        instance = as_tool(found) if isinstance(found, Tool) or isinstance(found, type) else tool(found, name=name)
+    except Exception as exc:    # noqa: BLE001 - an import error, a class that needs arguments...
+        log.warning("tool %r of a stored chat cannot be had here (%s): %s", name, path, exc)
+        return None
+    if instance.name != name:
+        log.warning("tool %r of a stored chat is named %r here (%s): left out", name, instance.name, path)
+        return None
+    return instance
 
 
 def public_url(url: str | None) -> str | None:
@@ -76,14 +103,7 @@ def build_chat(config: dict[str, Any], memory: dict[str, Any]) -> Any:
     for entry in config["tools"]:
         tool = known.get(entry["name"])
         if tool is None and entry["path"]:
-            module, _, name = entry["path"].partition(":")
-            try:
-                tool = importlib.import_module(module)
-                for part in name.split("."):
-                    tool = getattr(tool, part)
-            except (ImportError, AttributeError) as exc:
-                log.warning("tool %r of a stored chat cannot be imported here: %s", entry["name"], exc)
-                continue
+            tool = _import_tool(entry["name"], entry["path"])
         if tool is not None:
             chat.with_tool(tool)
     return chat

@@ -78,6 +78,7 @@ class Writer(TurnLock, Flushes):
         self.renewed = 0.0                  # when a write of this turn last renewed its lock (not yet committed)
         self.turn_started = time.time()
         self.config_text = ""
+        self.missing_tools: list[dict] = []     # stored tools this process could not import
         self.writes = 0                     # transactions written (the speed check counts them)
         self.last_write = self.last_read = 0.0
         self.budget = (time.time(), 0)       # when the turn began, and self.writes then (minus its lock)
@@ -124,9 +125,14 @@ class Writer(TurnLock, Flushes):
     def save(self) -> None:
         """Bring the rows in line with ``chat.messages`` now (new rows, removed ones, moved ones)."""
         with self.lock:
+            config = self.changed_config()      # settings changed since (with_tool...) go with the message
             with self._tx() as q:
+                if config is not None:
+                    q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (config, self.chat_id))
                 events = self._sync(q, time.time())
             self._renewed()
+            if config is not None:
+                self.config_text = config
         for event in events:
             self.store.log.stored(self.chat_id, event)
 
