@@ -210,3 +210,26 @@ def test_a_tool_a_worker_cannot_import_stays_in_the_stored_chat(store_url, serve
     assert list(store.load_chat(chat.id)._tools) == ["local_only"]
     assert json.loads(store.backend.read("SELECT config FROM llmchat_chats WHERE id = ?", (chat.id,))[0][0])[
         "tools"] == [{"name": "local_only", "path": None}]
+
+
+def test_cancel_reaches_a_job_after_an_earlier_answer_was_cancelled_from_elsewhere(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server)
+    chat.add_message("user", "One")
+    server.queue(Reply(text=["word "] * 200, delay=0.02))
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(pytest.raises(llmchat.CancelledError, chat.complete)))
+    worker.start()
+    server.wait_for(0)
+    time.sleep(0.5)
+    Store(store_url).load_chat(chat.id).cancel()        # cancelled from another process
+    worker.join(5)
+    assert errors
+    chat.add_message("user", "Two")
+    server.queue(Reply(text=["word "] * 400, delay=0.02))
+    job = chat.complete_later()
+    server.wait_for(1)
+    time.sleep(0.5)
+    started = time.monotonic()
+    chat.cancel()                                       # this copy must still reach the job
+    assert job.result(timeout=5) == "cancelled" and time.monotonic() - started < 1.0

@@ -61,6 +61,7 @@ class TurnLock:
             self.abandon(exc)
             raise
         finally:
+            self.remote_cancel = False      # a later cancel() of this copy must reach a job elsewhere again
             self.release()
 
     def acquire(self, wait: float = 0.0) -> None:
