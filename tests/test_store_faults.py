@@ -233,3 +233,18 @@ def test_cancel_reaches_a_job_after_an_earlier_answer_was_cancelled_from_elsewhe
     started = time.monotonic()
     chat.cancel()                                       # this copy must still reach the job
     assert job.result(timeout=5) == "cancelled" and time.monotonic() - started < 1.0
+
+
+def test_postgres_connections_dropped_while_idle_are_opened_again(postgres_url, server):
+    import psycopg
+
+    url = fresh_postgres(postgres_url)
+    store = llmchat.store(url + "?lease=1")
+    chat = _chat(store, server)
+    chat.add_message("user", "Before")
+    with psycopg.connect(postgres_url, autocommit=True) as admin:     # a restart, a failover, an idle timeout
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                      (url.rsplit("/", 1)[1],))
+    server.reply("After")
+    assert chat.ask("Again?").content == "After"
+    assert [m.content for m in Store(url).load_chat(chat.id).messages] == ["Before", "Again?", "After"]
