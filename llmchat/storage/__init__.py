@@ -137,7 +137,7 @@ class Store:
             if not found:
                 raise ChatNotFoundError(f"no stored chat with id {id!r} in this store")
             rows = q("SELECT id, status, data, error_type, error, lease_until FROM llmchat_messages"
-                     " WHERE chat_id = ? ORDER BY ordinal", (id,))
+                     " WHERE chat_id = ? ORDER BY ordinal, created_at", (id,))
         config = json.loads(found[0][0])
         chat = build_chat(config, self._memory.get(id, {}))
         chat.id = id
@@ -195,7 +195,7 @@ class Store:
             if not found:
                 raise ChatNotFoundError(f"no stored chat with id {chat_id!r} in this store")
             rows = q("SELECT id, status, data, error_type, error, lease_until FROM llmchat_messages"
-                     " WHERE chat_id = ? AND seq <> -1 ORDER BY ordinal", (chat_id,))
+                     " WHERE chat_id = ? AND seq <> -1 ORDER BY ordinal, created_at", (chat_id,))
         now, messages = time.time(), []
         for row_id, status, data, error_type, error, lease in rows:
             status, error_type, error = _interrupted(status, error_type, error, lease, now)
@@ -237,8 +237,6 @@ def _backend(parts: urllib.parse.SplitResult, query: str) -> Any:
         from llmchat.storage.sqlite import SQLite
 
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        if query:
-            raise ConfigurationError(f"unknown setting(s) in a sqlite store URL: {query}; known: lease, flush")
         if not path or path == ":memory:":
             raise ConfigurationError("a sqlite store needs a file: sqlite:///relative.db or sqlite:////abs/path.db")
         return SQLite(path)

@@ -42,7 +42,7 @@ class TurnLock:
     def _tx(self) -> Any:
         raise NotImplementedError
 
-    def _drain(self, q: Any) -> list[dict]:
+    def _drain(self, q: Any, final: bool = True) -> list[dict]:
         raise NotImplementedError
 
     def abandon(self, exc: BaseException) -> None:

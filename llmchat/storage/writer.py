@@ -147,7 +147,7 @@ class Writer(TurnLock, Flushes):
         (last, owner, until) = self._touch(q, now)
         defer = owner is not None and owner != self.owner and until is not None and until >= now
         self.seq = max(self.seq, last)
-        events = [] if defer else self._drain(q)
+        events = [] if defer else self._drain(q, final=not self.held or self.released)
         for ordinal, message in enumerate(messages):
             if message.id is None:
                 event = self._insert(q, message, ordinal, now, defer, until if owner == self.owner else None)
@@ -160,13 +160,26 @@ class Writer(TurnLock, Flushes):
             q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
         return events
 
-    def _drain(self, q: Any) -> list[dict]:
-        """Position the messages other writers saved while this chat was answered (``seq = -1``), in order."""
-        events = []
+    def _drain(self, q: Any, final: bool = True) -> list[dict]:
+        """Position the messages other writers saved while this chat was answered (``seq = -1``), in order.
+
+        Those this chat does not hold were saved by a copy that had not seen the turn's answer yet: once
+        the turn has ended (``final``) they move after it (ordinal too), so a job answering them sees them
+        as asked after that answer; mid-turn they wait, not to come between a tool call and its result."""
+        events, top = [], None
         for row_id, data in q("SELECT id, data FROM llmchat_messages WHERE chat_id = ? AND seq = -1"
                               " ORDER BY ordinal, created_at", (self.chat_id,)):
-            self.seq += 1
-            q("UPDATE llmchat_messages SET seq = ? WHERE id = ?", (self.seq, row_id))
+            if row_id in self.ordinals:
+                self.seq += 1
+                q("UPDATE llmchat_messages SET seq = ? WHERE id = ?", (self.seq, row_id))
+            elif final:
+                if top is None:
+                    top = q("SELECT MAX(ordinal) FROM llmchat_messages WHERE chat_id = ? AND seq <> -1",
+                            (self.chat_id,))[0][0]
+                self.seq, top = self.seq + 1, (-1 if top is None else top) + 1
+                q("UPDATE llmchat_messages SET seq = ?, ordinal = ? WHERE id = ?", (self.seq, top, row_id))
+            else:
+                continue
             event = {"seq": self.seq, "type": "new_message", "message_id": row_id, "message": json.loads(data)}
             self._log(q, event)
             events.append(event)
@@ -247,7 +260,7 @@ class Writer(TurnLock, Flushes):
                   " error = ?, updated_at = ? WHERE id = ?",
                   (message.status, json.dumps(data), self.seq, None if error is None else type(error).__name__,
                    None if error is None else str(error), now, message.id))
-                events += self._drain(q)        # messages saved meanwhile by others come after this answer
+                events += self._drain(q, final=last_of_turn)    # messages saved meanwhile by others come after
                 q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
                 if last_of_turn:      # the turn ends here: release the chat's lock in the same write
                     q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
