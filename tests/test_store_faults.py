@@ -269,3 +269,15 @@ def test_a_question_saved_by_a_stale_copy_during_a_tool_turn_comes_after_that_tu
     assert [m["content"] for m in Store(store_url).snapshot(chat.id).messages] == expected
     assert [m["role"] for m in server.requests[2].body["messages"]] == ["user", "assistant", "tool", "assistant",
                                                                         "user"]
+
+
+def test_a_loaded_error_has_the_attributes_of_its_class(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server).with_tool(lookup)
+    server.queue(Reply(text="Looking", tool_calls=[Call("capital_of", '{"country": "Nor')], finish="length"))
+    with pytest.raises(llmchat.ToolCallParseError) as raised:
+        chat.ask("Capital?")
+    loaded = Store(store_url).load_chat(chat.id).messages[-1].error
+    assert type(loaded) is llmchat.ToolCallParseError
+    assert (str(loaded), loaded.finish_reason, loaded.partial, loaded.status_code) == (
+        str(raised.value), "length", "Looking", None)

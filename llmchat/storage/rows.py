@@ -124,6 +124,10 @@ def error_from_row(kind: str | None, text: str | None) -> BaseException | None:
         return None
     cls = getattr(errors, kind or "", None)
     if isinstance(cls, type) and issubclass(cls, errors.Error):
+        try:
+            return cls(text or "")      # its own attributes too (ToolCallParseError.finish_reason...)
+        except TypeError:               # made of other arguments
+            pass
         error = cls.__new__(cls)
         Exception.__init__(error, text or "")
         error.__dict__.update(message=text or "", status_code=None, partial="", partial_message=None,
@@ -142,4 +146,6 @@ def message_from_row(row_id: str, status: str, data: dict[str, Any], error_type:
     message.error = error_from_row(error_type, error)
     if message.error is not None and isinstance(message.error, errors.Error):
         message.error.partial, message.error.partial_message = message.content or "", message
+        if isinstance(message.error, errors.ToolCallParseError):
+            message.error.finish_reason = message.finish_reason
     return message
