@@ -281,3 +281,20 @@ def test_a_loaded_error_has_the_attributes_of_its_class(store_url, server):
     assert type(loaded) is llmchat.ToolCallParseError
     assert (str(loaded), loaded.finish_reason, loaded.partial, loaded.status_code) == (
         str(raised.value), "length", "Looking", None)
+
+
+def test_a_stale_copy_never_deletes_an_answer_another_worker_completed(store_url, server):
+    store = llmchat.store(store_url)
+    chat = _chat(store, server)
+    chat.add_message("user", "Q1")
+    server.queue(Reply(text=["A", "1"], delay=0.3), Reply(text="A2"))
+    job = chat.complete_later()
+    deadline = time.monotonic() + 5
+    while store.snapshot(chat.id).messages[-1]["role"] != "assistant" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    page = Store(store_url).load_chat(chat.id)          # another request: the answer is streaming
+    with pytest.raises(llmchat.ChatBusyError):
+        page.complete()                                 # drops its copy of the streaming answer, then is refused
+    assert job.result(timeout=10) == "complete"
+    page.ask("Q2")                                      # this copy saves again: the finished answer must stay
+    assert [m.content for m in Store(store_url).load_chat(chat.id).messages] == ["Q1", "A1", "Q2", "A2"]

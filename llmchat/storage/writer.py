@@ -65,6 +65,7 @@ class Writer(TurnLock, Flushes):
         self.store, self.chat, self.chat_id = store, chat, chat.id
         self.lock = threading.RLock()
         self.ordinals = known               # row id -> position in chat.messages
+        self.settled = {m.id for m in chat.messages if m.id is not None and m.complete}     # seen complete here
         self.seq = 0
         self.message: Any = None            # the assistant message streaming now
         self.message_id: Any = None
@@ -139,10 +140,11 @@ class Writer(TurnLock, Flushes):
     def _sync(self, q: Any, now: float) -> list[dict]:
         messages = self.chat.messages
         present = {m.id for m in messages if m.id is not None}
-        for gone in [i for i in self.ordinals if i not in present]:     # never a row another worker streams
-            q("DELETE FROM llmchat_messages WHERE id = ? AND NOT (status = 'streaming' AND lease_until >= ?)",
-              (gone, now))
+        for gone in [i for i in self.ordinals if i not in present]:     # never a row another worker streams,
+            q("DELETE FROM llmchat_messages WHERE id = ? AND NOT (status = 'streaming' AND lease_until >= ?)"
+              " AND (? OR status <> 'complete')", (gone, now, gone in self.settled))     # nor one it completed
             del self.ordinals[gone]
+            self.settled.discard(gone)
         # the chat row first: it serializes this save against the answering worker's writes (any process)
         (last, owner, until) = self._touch(q, now)
         defer = owner is not None and owner != self.owner and until is not None and until >= now
@@ -216,6 +218,8 @@ class Writer(TurnLock, Flushes):
           (message.id, self.chat_id, ordinal, message.role, data["status"], json.dumps(data), now,
            -1 if defer else self.seq, (until or self.renew_at + self.store.lease * 0.7) if streaming else None, now))
         self.ordinals[message.id] = ordinal
+        if not streaming and message.complete:
+            self.settled.add(message.id)
         if defer:
             return None
         event = {"seq": self.seq, "type": "new_message", "message_id": message.id, "message": data}
@@ -267,6 +271,8 @@ class Writer(TurnLock, Flushes):
                       (self.chat_id, self.owner))
             self._renewed()
             self.released = last_of_turn
+            if message.complete:
+                self.settled.add(message.id)
             self.message = self.message_id = None
             self.calls = {}
             self.feed.trim()
