@@ -56,15 +56,19 @@ WAIT = 600.0        # seconds a job waits for another worker answering the same 
 
 
 def answer(chat_id: str, after_message_id: str | None = None, store: Any = None) -> str:
-    """Answer stored chat ``chat_id`` after message ``after_message_id`` unless that is already done.
+    """Answer stored chat ``chat_id`` after message ``after_message_id`` unless that is already done
+    (``after_message_id`` None: unless the chat's last message is a complete answer).
 
     ``store`` is a :class:`~llmchat.storage.Store`, a store URL or None (``LLMCHAT_STORE``). Returns
     what happened: ``"complete"``, ``"already answered"``, ``"cancelled"`` or ``"incomplete: <error class>"``
     (the partial answer and the error are saved; nothing is retried once content was delivered).
     """
-    from llmchat.storage import Store
+    from llmchat.storage import Store, check_id
     from llmchat.storage import store as open_store
 
+    check_id(chat_id, "chat_id")
+    if after_message_id is not None:
+        check_id(after_message_id, "after_message_id")
     s = store if isinstance(store, Store) else open_store(store)
     owner = uuid.uuid4().hex
     s.lock(chat_id, owner, wait=WAIT)      # a second delivery waits here for the first one to end
@@ -87,9 +91,9 @@ def _answer(s: Any, chat: Any, after: str | None) -> str:
         from llmchat.errors import ChatNotFoundError
 
         raise ChatNotFoundError(f"message {after!r} is not in chat {chat.id!r}")
-    index = ids.index(after) if after is not None else len(messages) - 1
     last = messages[-1] if messages else None
-    if (len(messages) > index + 1 and last.role == "assistant" and last.complete and not last.tool_calls):
+    answered = last is not None and last.role == "assistant" and last.complete and not last.tool_calls
+    if answered and (after is None or ids.index(after) < len(messages) - 1):    # no id: the last question
         return "already answered"
     if after is not None and _cancelled_before(s, chat.id, after):
         return "cancelled"

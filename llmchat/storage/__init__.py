@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import Any, NamedTuple
 
 from llmchat.config import Secret, settings
 from llmchat.errors import ChatBusyError, ChatNotFoundError, ConfigurationError, WorkerLostError
-from llmchat.storage.rows import build_chat, chat_config, message_from_row
+from llmchat.storage.rows import build_chat, chat_config, message_from_row, public_url
 from llmchat.storage.writer import LOST, Writer
 
 __all__ = ["ChatBusyError", "ChatNotFoundError", "Snapshot", "Store", "WorkerLostError", "store"]
@@ -39,12 +40,32 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
+def check_id(value: Any, what: str = "id") -> None:
+    """A :class:`ConfigurationError` unless ``value`` is a chat or message id (a str)."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a str (a stored chat's or message's .id), "
+                                 f"got {type(value).__name__}")
+
+
+def _seconds(query: dict[str, str], name: str, default: float) -> float:
+    text = query.pop(name, None)
+    try:
+        value = default if text is None else float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"the store URL's {name} must be a number of seconds above 0, got {text!r}")
+    return value
+
+
 def store(url: str | None = None) -> Store:
     """The store at ``url`` (else ``configure(store=...)``, else ``LLMCHAT_STORE``, else ``sqlite:///llmchat.db``).
 
     One :class:`Store` per URL and process: calling it again returns the same one.
     """
     url = url or settings("store", "LLMCHAT_STORE") or DEFAULT_URL
+    if not isinstance(url, str):
+        raise ConfigurationError(f"a store URL must be a str such as 'sqlite:///chats.db', got {type(url).__name__}")
     with _stores_lock:
         found = _stores.get(url)
         if found is None or found.pid != os.getpid():
@@ -71,11 +92,16 @@ class Store:
     def __init__(self, url: str) -> None:
         from llmchat.broadcast import StoreLog
 
+        if not isinstance(url, str):
+            raise ConfigurationError(f"a store URL must be a str such as 'sqlite:///chats.db', "
+                                     f"got {type(url).__name__}")
         self.url = url
         parts = urllib.parse.urlsplit(url)
         query = dict(urllib.parse.parse_qsl(parts.query))
-        self.lease = float(query.pop("lease", 10.0))
-        self.flush = float(query.pop("flush", 0.2))
+        self.lease, self.flush = _seconds(query, "lease", 10.0), _seconds(query, "flush", 0.2)
+        if self.lease < 2 * self.flush:     # the flusher renews a lease at most every `flush` seconds
+            raise ConfigurationError(f"the store URL's lease ({self.lease:g} s) must be at least twice its flush "
+                                     f"({self.flush:g} s), or running answers would lose their lock")
         self.pid = os.getpid()
         self.backend = _backend(parts, urllib.parse.urlencode(query))
         self.log = StoreLog(self)
@@ -105,34 +131,43 @@ class Store:
 
     def load_chat(self, id: str, *, _owner: str | None = None) -> Any:  # noqa: A002 (the API's name)
         """The stored chat ``id`` with its history, ready to continue (from any process)."""
+        check_id(id)
         with self.backend.tx(write=False) as q:
             found = q("SELECT config FROM llmchat_chats WHERE id = ?", (id,))
             if not found:
                 raise ChatNotFoundError(f"no stored chat with id {id!r} in this store")
             rows = q("SELECT id, status, data, error_type, error, lease_until FROM llmchat_messages"
-                     " WHERE chat_id = ? ORDER BY ordinal", (id,))
-        chat = build_chat(json.loads(found[0][0]), self._memory.get(id, {}))
+                     " WHERE chat_id = ? ORDER BY ordinal, created_at", (id,))
+        config = json.loads(found[0][0])
+        chat = build_chat(config, self._memory.get(id, {}))
         chat.id = id
         now = time.time()
         for row_id, status, data, error_type, error, lease in rows:
             status, error_type, error = _interrupted(status, error_type, error, lease, now)
             chat.messages.append(message_from_row(row_id, status, json.loads(data), error_type, error))
-        self._attach(chat, {m.id: i for i, m in enumerate(chat.messages)}, _owner)
+        writer = self._attach(chat, {m.id: i for i, m in enumerate(chat.messages)}, _owner)
+        writer.missing_tools = [e for e in config["tools"] if e["name"] not in chat._tools]
+        writer.config_text = json.dumps(config, sort_keys=True)
         return chat
 
-    def _attach(self, chat: Any, known: dict[str, int], owner: str | None = None) -> None:
+    def _attach(self, chat: Any, known: dict[str, int], owner: str | None = None) -> Writer:
         writer = Writer(self, chat, known, owner)
         writer.config_text = json.dumps(chat_config(chat), sort_keys=True)
         chat._writer = writer
         chat.add_listener(writer)
+        return writer
 
     def remember(self, chat: Any) -> None:
-        """Keep what must not be stored (key, secret headers, tools) for this process's loads of the chat."""
+        """Keep what must not be stored (key, secret headers, tools, a base URL with a password) for this
+        process's loads of the chat."""
+        base = chat._explicit["base_url"]
         self._memory[chat.id] = {"api_key": chat._explicit["api_key"], "tools": dict(chat._tools),
-                                 "headers": {k: v for k, v in chat._headers.items() if isinstance(v, Secret)}}
+                                 "headers": {k: v for k, v in chat._headers.items() if isinstance(v, Secret)},
+                                 "base_url": base if base != public_url(base) else None}
 
     def lock(self, chat_id: str, owner: str, wait: float = 0.0) -> None:
         """Take chat ``chat_id``'s lock for ``owner``, waiting up to ``wait`` s; else :class:`ChatBusyError`."""
+        check_id(chat_id, "chat_id")
         deadline = time.monotonic() + wait
         while True:
             now = time.time()
@@ -154,12 +189,13 @@ class Store:
     # ------------------------------------------------------------------ reading for pages and jobs
     def snapshot(self, chat_id: str) -> Snapshot:
         """The chat's messages and the position they include, read together (then follow from it)."""
+        check_id(chat_id, "chat_id")
         with self.backend.tx(write=False) as q:
             found = q("SELECT last_seq FROM llmchat_chats WHERE id = ?", (chat_id,))
             if not found:
                 raise ChatNotFoundError(f"no stored chat with id {chat_id!r} in this store")
             rows = q("SELECT id, status, data, error_type, error, lease_until FROM llmchat_messages"
-                     " WHERE chat_id = ? AND seq <> -1 ORDER BY ordinal", (chat_id,))
+                     " WHERE chat_id = ? AND seq <> -1 ORDER BY ordinal, created_at", (chat_id,))
         now, messages = time.time(), []
         for row_id, status, data, error_type, error, lease in rows:
             status, error_type, error = _interrupted(status, error_type, error, lease, now)
@@ -170,11 +206,13 @@ class Store:
 
     def position(self, chat_id: str) -> int:
         """The chat's last stored event position (0 before any; a cheap poll)."""
+        check_id(chat_id, "chat_id")
         rows = self.backend.read("SELECT last_seq FROM llmchat_chats WHERE id = ?", (chat_id,))
         return rows[0][0] if rows else 0
 
     def events(self, chat_id: str, after: int) -> list[dict]:
         """The stored events of a chat with position above ``after``, in order."""
+        check_id(chat_id, "chat_id")
         from llmchat.broadcast import decode_row
 
         rows = self.backend.read("SELECT seq, type, payload FROM llmchat_events WHERE chat_id = ? AND seq > ?"

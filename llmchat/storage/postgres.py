@@ -1,6 +1,7 @@
 """The server backend: PostgreSQL through psycopg 3 (``pip install llmchat[postgres]``).
 
-One connection per thread (a worker thread keeps its own), opened lazily; the schema text is
+One connection per thread (a worker thread keeps its own), opened lazily and again when it is found
+dead (a server restart, an idle timeout); the schema text is
 the SQLite one adapted by :func:`llmchat.storage.schema.for_postgres`. Migrations run under an
 advisory lock, so processes starting together upgrade a database once.
 
@@ -60,12 +61,25 @@ class Postgres:
             text = self._sql[sql] = for_postgres(sql)
         return text
 
+    def _begin(self, stack: contextlib.ExitStack) -> Any:
+        """This thread's connection with a transaction begun on it. A connection found dead as it begins
+        (a server restart, a failover, an idle timeout) is opened again, once: nothing was sent yet."""
+        for attempt in (0, 1):
+            conn = self._conn()
+            try:
+                stack.enter_context(conn.transaction())
+                return conn
+            except self._psycopg.OperationalError:
+                if attempt or not conn.closed:
+                    raise
+        raise AssertionError("unreachable")
+
     @contextlib.contextmanager
     def tx(self, write: bool = True) -> Iterator[Query]:
         """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
-        conn = self._conn()
         self.writes += write
-        with conn.transaction(), conn.cursor() as cursor:
+        with contextlib.ExitStack() as stack:
+            cursor = stack.enter_context(self._begin(stack).cursor())
             if not write:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
@@ -76,10 +90,17 @@ class Postgres:
             yield q
 
     def read(self, sql: str, params: tuple = ()) -> list[Any]:
-        """One statement outside any transaction (a cheap poll)."""
-        with self._conn().cursor() as cursor:
-            cursor.execute(self._text(sql), params)
-            return cursor.fetchall()
+        """One statement outside any transaction (a cheap poll; once more on a new connection if it was dead)."""
+        for attempt in (0, 1):
+            conn = self._conn()
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute(self._text(sql), params)
+                    return cursor.fetchall()
+            except self._psycopg.OperationalError:
+                if attempt or not conn.closed:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -31,6 +31,7 @@ class TurnLock:
     released: bool
     lock: Any
     config_text: str
+    missing_tools: list[dict]
     remote_cancel: bool
     turn_started: float
     renew_at: float
@@ -41,7 +42,10 @@ class TurnLock:
     def _tx(self) -> Any:
         raise NotImplementedError
 
-    def _drain(self, q: Any) -> list[dict]:
+    def _drain(self, q: Any, final: bool = True) -> list[dict]:
+        raise NotImplementedError
+
+    def abandon(self, exc: BaseException) -> None:
         raise NotImplementedError
 
     def turn(self, chunks: Iterator[Any]) -> Iterator[Any]:
@@ -53,7 +57,11 @@ class TurnLock:
             self.remote_cancel = False
             self.save_config()
             yield from chunks
+        except BaseException as exc:
+            self.abandon(exc)
+            raise
         finally:
+            self.remote_cancel = False      # a later cancel() of this copy must reach a job elsewhere again
             self.release()
 
     def acquire(self, wait: float = 0.0) -> None:
@@ -89,12 +97,20 @@ class TurnLock:
 
     def save_config(self) -> None:
         """Save the chat's settings (model, options, tools...) when they changed, for workers that load it."""
-        self.store.remember(self.chat)
-        text = json.dumps(chat_config(self.chat), sort_keys=True)
-        if text != self.config_text:
+        text = self.changed_config()
+        if text is not None:
             with self._tx() as q:
                 q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (text, self.chat_id))
             self.config_text = text
+
+    def changed_config(self) -> str | None:
+        """The chat's settings as stored, when they changed since last saved (else None). Tools this
+        process could not import stay listed, for the processes that can."""
+        self.store.remember(self.chat)
+        config = chat_config(self.chat)
+        config["tools"] += [e for e in self.missing_tools if e["name"] not in self.chat._tools]
+        text = json.dumps(config, sort_keys=True)
+        return None if text == self.config_text else text
 
     def request_cancel(self) -> None:
         """Store a cancel request; the worker answering this chat (any thread or process) stops within a flush."""

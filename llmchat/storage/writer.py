@@ -6,11 +6,14 @@
   thread at most every ``flush`` seconds (content, thinking, tool calls and those events in one
   transaction, which also renews the lease and reads any cancel request);
 - at the end the full message is written: ``complete``, or ``incomplete`` with the error's class
-  and message (tokens, finish reason, tool calls, thinking included).
+  and message (tokens, finish reason, tool calls, thinking included); an answer whose turn stopped
+  before it ended (a callback failing as it starts) is ended ``incomplete`` with that error.
+
+Timed flushes are :mod:`llmchat.storage.flushes`.
 
 A turn holds the chat's lock (``lock_owner``/``lock_until`` on the chat row, renewed by the
-flusher), so two workers never answer one chat at once: the second gets :class:`ChatBusyError`
-(see :mod:`llmchat.storage.turns`).
+flusher and by every write of the turn), so two workers never answer one chat at once: the second
+gets :class:`ChatBusyError` (see :mod:`llmchat.storage.turns`).
 
 >>> from llmchat.events import ChunkReceived
 >>> ChunkReceived.__name__        # the one event the hot path handles before any other
@@ -25,9 +28,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from llmchat.broadcast import chunk_event, encode_chunks
+from llmchat.broadcast import chunk_event
 from llmchat.errors import ChatBusyError
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
+from llmchat.redaction import attach_failure
+from llmchat.storage.flushes import Flushes
 from llmchat.storage.rows import message_dict
 from llmchat.storage.turns import TurnLock
 
@@ -53,23 +58,28 @@ def _item(chunk: Any) -> dict:
     return item
 
 
-class Writer(TurnLock):
+class Writer(TurnLock, Flushes):
     """Attached to a stored chat as its listener; see the module docstring."""
 
     def __init__(self, store: Store, chat: Any, known: dict[str, int], owner: str | None = None) -> None:
         self.store, self.chat, self.chat_id = store, chat, chat.id
         self.lock = threading.RLock()
         self.ordinals = known               # row id -> position in chat.messages
+        self.settled = {m.id for m in chat.messages if m.id is not None and m.complete}     # seen complete here
         self.seq = 0
         self.message: Any = None            # the assistant message streaming now
         self.message_id: Any = None
         self.row: dict[str, Any] = {}
+        self.content = self.thinking = ""
+        self.calls: dict[str, dict] = {}
         self.owner = owner or uuid.uuid4().hex
         self.held = 0
         self.released = False
         self.renew_at = 0.0
+        self.renewed = 0.0                  # when a write of this turn last renewed its lock (not yet committed)
         self.turn_started = time.time()
         self.config_text = ""
+        self.missing_tools: list[dict] = []     # stored tools this process could not import
         self.writes = 0                     # transactions written (the speed check counts them)
         self.last_write = self.last_read = 0.0
         self.budget = (time.time(), 0)       # when the turn began, and self.writes then (minus its lock)
@@ -115,27 +125,34 @@ class Writer(TurnLock):
 
     def save(self) -> None:
         """Bring the rows in line with ``chat.messages`` now (new rows, removed ones, moved ones)."""
-        with self.lock, self._tx() as q:
-            events = self._sync(q, time.time())
+        with self.lock:
+            config = self.changed_config()      # settings changed since (with_tool...) go with the message
+            with self._tx() as q:
+                if config is not None:
+                    q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (config, self.chat_id))
+                events = self._sync(q, time.time())
+            self._renewed()
+            if config is not None:
+                self.config_text = config
         for event in events:
             self.store.log.stored(self.chat_id, event)
 
     def _sync(self, q: Any, now: float) -> list[dict]:
         messages = self.chat.messages
         present = {m.id for m in messages if m.id is not None}
-        for gone in [i for i in self.ordinals if i not in present]:     # never a row another worker streams
-            q("DELETE FROM llmchat_messages WHERE id = ? AND NOT (status = 'streaming' AND lease_until >= ?)",
-              (gone, now))
+        for gone in [i for i in self.ordinals if i not in present]:     # never a row another worker streams,
+            q("DELETE FROM llmchat_messages WHERE id = ? AND NOT (status = 'streaming' AND lease_until >= ?)"
+              " AND (? OR status <> 'complete')", (gone, now, gone in self.settled))     # nor one it completed
             del self.ordinals[gone]
+            self.settled.discard(gone)
         # the chat row first: it serializes this save against the answering worker's writes (any process)
-        (last, owner, until) = q("UPDATE llmchat_chats SET last_seq = last_seq WHERE id = ?"
-                                 " RETURNING last_seq, lock_owner, lock_until", (self.chat_id,))[0]
+        (last, owner, until) = self._touch(q, now)
         defer = owner is not None and owner != self.owner and until is not None and until >= now
         self.seq = max(self.seq, last)
-        events = [] if defer else self._drain(q)
+        events = [] if defer else self._drain(q, final=not self.held or self.released)
         for ordinal, message in enumerate(messages):
             if message.id is None:
-                event = self._insert(q, message, ordinal, now, defer)
+                event = self._insert(q, message, ordinal, now, defer, until if owner == self.owner else None)
                 if event is not None:
                     events.append(event)
             elif self.ordinals.get(message.id) != ordinal:
@@ -145,21 +162,53 @@ class Writer(TurnLock):
             q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
         return events
 
-    def _drain(self, q: Any) -> list[dict]:
-        """Position the messages other writers saved while this chat was answered (``seq = -1``), in order."""
-        events = []
+    def _drain(self, q: Any, final: bool = True) -> list[dict]:
+        """Position the messages other writers saved while this chat was answered (``seq = -1``), in order.
+
+        Those this chat does not hold were saved by a copy that had not seen the turn's answer yet: once
+        the turn has ended (``final``) they move after it (ordinal too), so a job answering them sees them
+        as asked after that answer; mid-turn they wait, not to come between a tool call and its result."""
+        events, top = [], None
         for row_id, data in q("SELECT id, data FROM llmchat_messages WHERE chat_id = ? AND seq = -1"
                               " ORDER BY ordinal, created_at", (self.chat_id,)):
-            self.seq += 1
-            q("UPDATE llmchat_messages SET seq = ? WHERE id = ?", (self.seq, row_id))
+            if row_id in self.ordinals:
+                self.seq += 1
+                q("UPDATE llmchat_messages SET seq = ? WHERE id = ?", (self.seq, row_id))
+            elif final:
+                if top is None:
+                    top = q("SELECT MAX(ordinal) FROM llmchat_messages WHERE chat_id = ? AND seq <> -1",
+                            (self.chat_id,))[0][0]
+                self.seq, top = self.seq + 1, (-1 if top is None else top) + 1
+                q("UPDATE llmchat_messages SET seq = ?, ordinal = ? WHERE id = ?", (self.seq, top, row_id))
+            else:
+                continue
             event = {"seq": self.seq, "type": "new_message", "message_id": row_id, "message": json.loads(data)}
             self._log(q, event)
             events.append(event)
         return events
 
-    def _insert(self, q: Any, message: Any, ordinal: int, now: float, defer: bool = False) -> dict | None:
+    def _touch(self, q: Any, now: float) -> tuple[int, str | None, float | None]:
+        """Take the chat row (it serializes this write against other writers of the chat, in any process) and
+        renew this writer's lock with it; ``(last_seq, lock_owner, lock_until)``. A turn whose own writes
+        come faster than the flusher may write (quick tool rounds) keeps its lock this way."""
+        row = q("UPDATE llmchat_chats SET lock_until = CASE WHEN lock_owner = ? THEN ? ELSE lock_until END"
+                " WHERE id = ? RETURNING last_seq, lock_owner, lock_until",
+                (self.owner, now + self.store.lease, self.chat_id))[0]
+        if row[1] == self.owner and self.held:
+            self.renewed = now
+        return row
+
+    def _renewed(self) -> None:
+        """After a commit: a lock renewed by it is due for renewal later."""
+        if self.renewed:
+            self.renew_at = max(self.renew_at, self.renewed + self.store.lease * 0.3)
+            self.renewed = 0.0
+
+    def _insert(self, q: Any, message: Any, ordinal: int, now: float, defer: bool = False,
+                until: float | None = None) -> dict | None:
         """A new message row and its event; ``defer``: another worker answers this chat now, so its writer
-        gives the row a position (``seq = -1`` until then) after the events it streams meanwhile."""
+        gives the row a position (``seq = -1`` until then) after the events it streams meanwhile.
+        ``until``: the lock's renewed lease, which a streaming row shares."""
         message.id = uuid.uuid4().hex
         streaming = message is self.message
         data = message_dict(message, "streaming" if streaming else None)
@@ -167,8 +216,10 @@ class Writer(TurnLock):
         q("INSERT INTO llmchat_messages (id, chat_id, ordinal, role, status, data, created_at, seq, lease_until,"
           " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           (message.id, self.chat_id, ordinal, message.role, data["status"], json.dumps(data), now,
-           -1 if defer else self.seq, self.renew_at + self.store.lease * 0.7 if streaming else None, now))
+           -1 if defer else self.seq, (until or self.renew_at + self.store.lease * 0.7) if streaming else None, now))
         self.ordinals[message.id] = ordinal
+        if not streaming and message.complete:
+            self.settled.add(message.id)
         if defer:
             return None
         event = {"seq": self.seq, "type": "new_message", "message_id": message.id, "message": data}
@@ -189,20 +240,6 @@ class Writer(TurnLock):
             self.save()
             self.message_id = message.id
 
-    def _take(self) -> tuple[int, list[Any]]:
-        """The chunk items streamed since the last flush, and the position of the first (call under the lock)."""
-        pending = self.pending
-        n = len(pending)            # the streaming thread appends after n meanwhile: nothing is lost
-        batch = pending[:n]
-        del pending[:n]
-        first = self.seq + 1
-        self.seq += n
-        return first, batch
-
-    def _chunks(self, q: Any, first: int, batch: list[Any]) -> None:
-        q("INSERT INTO llmchat_events (chat_id, seq, type, payload) VALUES (?, ?, 'chunks', ?)",
-          (self.chat_id, first + len(batch) - 1, encode_chunks(self.message_id, first, batch)))
-
     def _end(self, message: Any) -> None:
         with self.lock:
             first, batch = self._take()
@@ -216,8 +253,9 @@ class Writer(TurnLock):
             self.seq += 1
             events.append({"seq": self.seq, "type": "end_message", "message_id": message.id, "message": data})
             last_of_turn = self.held == 1 and (error is not None or not message.tool_calls)
+            now = time.time()
             with self._tx() as q:
-                q("UPDATE llmchat_chats SET last_seq = last_seq WHERE id = ?", (self.chat_id,))     # serializes
+                self._touch(q, now)
                 if batch:
                     self._chunks(q, first, batch)
                 for event in events:
@@ -225,87 +263,32 @@ class Writer(TurnLock):
                 q("UPDATE llmchat_messages SET status = ?, data = ?, seq = ?, lease_until = NULL, error_type = ?,"
                   " error = ?, updated_at = ? WHERE id = ?",
                   (message.status, json.dumps(data), self.seq, None if error is None else type(error).__name__,
-                   None if error is None else str(error), time.time(), message.id))
-                events += self._drain(q)        # messages saved meanwhile by others come after this answer
+                   None if error is None else str(error), now, message.id))
+                events += self._drain(q, final=last_of_turn)    # messages saved meanwhile by others come after
                 q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
                 if last_of_turn:      # the turn ends here: release the chat's lock in the same write
                     q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
                       (self.chat_id, self.owner))
+            self._renewed()
             self.released = last_of_turn
+            if message.complete:
+                self.settled.add(message.id)
             self.message = self.message_id = None
+            self.calls = {}
             self.feed.trim()
         for event in events:
             self.store.log.stored(self.chat_id, event)
 
-    # ------------------------------------------------------------------ timed flushes (the flusher thread)
-    def tick(self, now: float) -> None:
-        """Write what streamed since the last flush, renew the lease, and act on a cancel request."""
-        with self.lock:
-            flush = self.store.flush
-            if not self.held or self.released or now - self.last_write < flush:
-                return              # never two writes of one answer within `flush` seconds
-            urgent = now >= self.renew_at + self.store.lease * 0.3       # the lease must never run out
-            if (self.pending or now >= self.renew_at) and (urgent or self._affordable(now)):
-                rows = self._flush(now)
-                cancel_at = rows[0][0] if rows else now
-            elif now - self.last_read >= flush:
-                self.last_read = now
-                cancel_at = self.store.backend.read("SELECT cancel_at FROM llmchat_chats WHERE id = ?",
-                                                    (self.chat_id,))[0][0]
-            else:
-                return
-        if cancel_at is not None and cancel_at >= self.turn_started and not self.remote_cancel:
-            self.remote_cancel = True       # a cancel request (or the lock was lost): stop this answer
-            self.chat.cancel()
-
-    def _affordable(self, now: float) -> bool:
-        """Whether one more write keeps the turn within one write per ``flush`` seconds, the end included.
-
-        The turn's budget runs from before its lock was taken: the lock, the assistant row and the end
-        are written whatever happens, so the first timed flush waits until they are paid for (0.8 s
-        into the turn with the default 0.2 s; real providers often spend that long before the first
-        token anyway). Followers in this process see every chunk at once regardless.
-        """
-        since, base = self.budget
-        return (self.writes - base) + 2 <= (now - since) / self.store.flush + 1e-6
-
-    def _flush(self, now: float) -> list[Any]:
-        lease = now + self.store.lease
-        first, batch = self._take() if self.pending and self.message is not None else (0, [])
+    def abandon(self, exc: BaseException) -> None:
+        """The turn stopped while an answer had started but not ended (a callback failing as it starts):
+        end it ``incomplete`` with ``exc``, in memory and in its row, rather than leave it ``streaming``."""
+        message = self.message
+        if message is None or message.id is None:
+            return
+        message.status = "incomplete"
+        if message.error is None:
+            message.error = exc
         try:
-            with self._tx() as q:
-                if batch:
-                    row = self._content(batch)
-                    self._chunks(q, first, batch)
-                    q("UPDATE llmchat_messages SET data = ?, seq = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                      (json.dumps(row), self.seq, lease, now, self.message_id))
-                    q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
-                elif self.message is not None:
-                    q("UPDATE llmchat_messages SET lease_until = ? WHERE id = ?", (lease, self.message_id))
-                rows = q("UPDATE llmchat_chats SET lock_until = ? WHERE id = ? AND lock_owner = ?"
-                         " RETURNING cancel_at", (lease, self.chat_id, self.owner))
-        except BaseException:
-            self.pending[:0] = batch        # not written: the next flush takes it again
-            self.seq -= len(batch)
-            raise
-        if batch:
-            self.row = row
-            self.content, self.thinking = row["content"] or "", row["thinking"] or ""
-        self.renew_at = now + self.store.lease * 0.3
-        return rows
-
-    def _content(self, batch: list[Any]) -> dict[str, Any]:
-        """The streaming row with the chunk items of a flush added (content, thinking, tool calls)."""
-        row = dict(self.row)
-        try:
-            content, thinking = self.content + "".join(batch), self.thinking     # the common case: only content
-        except TypeError:
-            content = self.content + "".join(i if isinstance(i, str) else i.get("content", "") for i in batch)
-            thinking = self.thinking + "".join(i.get("thinking", "") for i in batch if isinstance(i, dict))
-            for item in batch:
-                for call in item.get("tool_calls", ()) if isinstance(item, dict) else ():
-                    self.calls[call["id"]] = call
-        row.update(content=content or None, thinking=thinking or None)
-        if self.calls:
-            row["tool_calls"] = list(self.calls.values())
-        return row
+            self._end(message)
+        except Exception as failure:    # noqa: BLE001 - the error already propagating wins
+            attach_failure(exc, failure, "saving the stored answer")
