@@ -3,7 +3,7 @@
 :func:`redact` replaces every API key llmchat was given (each :class:`~llmchat.config.Secret`) with
 ``***``; the spine applies it to every error (:func:`redact_error`) and a filter on the ``llmchat``
 logger to every log line. :func:`attach_failure` keeps an error that is propagating when a callback
-fails meanwhile.
+fails meanwhile. :func:`public_text` is what a page may show of an error.
 """
 
 from __future__ import annotations
@@ -14,9 +14,29 @@ from typing import Any
 from llmchat.config import known_secrets
 from llmchat.errors import Error
 
-__all__ = ["attach_failure", "redact", "redact_error"]
+__all__ = ["PRIVATE", "attach_failure", "public_text", "redact", "redact_error"]
+
+PRIVATE = "the answer failed on the server"
 
 log = logging.getLogger("llmchat")
+
+
+def public_text(error: BaseException | None = None, kind: str | None = None, text: str | None = None) -> str:
+    """What a page may show of an error: an llmchat error's message; any other exception's text (a bug's,
+    which can hold paths, queries, secrets) stays on the server. Give the error, or its class name and text.
+
+    >>> from llmchat import RateLimitError
+    >>> public_text(RateLimitError("slow down")), public_text(KeyError("/srv/keys.json"))
+    ('slow down', 'the answer failed on the server')
+    >>> public_text(kind="RateLimitError", text="slow down"), public_text(kind="KeyError", text="/srv/keys.json")
+    ('slow down', 'the answer failed on the server')
+    """
+    if error is not None:
+        return str(error) if isinstance(error, Error) else PRIVATE
+    import llmchat.errors
+
+    cls = getattr(llmchat.errors, kind or "", None)
+    return (text or "") if isinstance(cls, type) and issubclass(cls, Error) else PRIVATE
 
 
 class _Redacting(logging.Filter):

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 from llmchat.errors import ConfigurationError, Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded
 from llmchat.live.follow import afollow, follow  # live pages: a stored chat's broadcast (llmchat.live)
+from llmchat.redaction import public_text
 from llmchat.web.pump import Pump
 
 if TYPE_CHECKING:
@@ -156,8 +157,7 @@ def error_data(exc: BaseException, chat: Any = None) -> dict[str, Any]:
     partial = getattr(exc, "partial", None)
     if partial is None and chat is not None and chat.messages and chat.messages[-1].role == "assistant":
         partial = chat.messages[-1].content
-    message = str(exc) if isinstance(exc, Error) else "the answer failed on the server"
-    return {"error": message, "type": type(exc).__name__, "partial": partial or ""}
+    return {"error": public_text(exc), "type": type(exc).__name__, "partial": partial or ""}
 
 
 def _json(data: Any) -> str:

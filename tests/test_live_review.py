@@ -1,4 +1,4 @@
-"""Live-page defects whose fix belongs to the store (llmchat/storage), kept here as strict expected failures."""
+"""Pages following a stored chat never see a bug's text (its error stays in the row, for the chat's owner)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from llmchat.live.follow import follow, page
 from llmchat.testing import Reply
 
 
-@pytest.mark.xfail(strict=True, reason="llmchat/storage/writer.py logs `str(error)` in the error event and the "
-                   "message row's data, and Store.snapshot renders `error_type: error`, for any exception: a bug's "
-                   "text (a KeyError naming a path, a driver error holding a query) reaches every page following "
-                   "the chat. Pages should get llmchat.live.publish.public_error(error) (an llmchat error's "
-                   "message, else 'the answer failed on the server', as llmchat.sse.error_data does); the row may "
-                   "keep the real text for the chat's owner if snapshot() and the events use the public one.")
 def test_a_bugs_text_stays_on_the_server_with_a_stored_chat(tmp_path, server):
     store = llmchat.store(f"sqlite:///{tmp_path}/review.db")
     try:
@@ -29,8 +23,11 @@ def test_a_bugs_text_stays_on_the_server_with_a_stored_chat(tmp_path, server):
 
         with pytest.raises(KeyError):
             chat.ask("go", on_chunk=failing)
-        body = b"".join(follow(chat.id, "0", store=store, idle=0)) + page(chat.id, store=store).html.encode()
-        assert parse(body)[-1]["event"] == "end_message"
-        assert b"keys.json" not in body
+        events = b"".join(follow(chat.id, "0", store=store, idle=0))
+        assert parse(events)[-1]["event"] == "end_message"
+        body = events + page(chat.id, store=store).html.encode()
+        assert b"keys.json" not in body and b"the answer failed on the server" in body
+        kept = store.load_chat(chat.id).messages[-1]        # the chat's owner still has the real error
+        assert kept.status == "incomplete" and "keys.json" in str(kept.error) and kept.content == "ab"
     finally:
         store.close()

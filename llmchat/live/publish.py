@@ -20,22 +20,20 @@ import itertools
 import uuid
 from typing import Any
 
-from llmchat.errors import Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
 from llmchat.message import Message
+from llmchat.redaction import public_text
 
 __all__ = ["Publisher", "broadcasts_to", "message_dict", "public_error"]
 
 
 def public_error(error: BaseException) -> str:
-    """An error's text for pages: an llmchat error's message; any other exception's stays on the server
-    (a bug's text can hold paths, queries, secrets), as with :func:`llmchat.sse.error_data`.
+    """An error's text for pages (:func:`llmchat.redaction.public_text`).
 
-    >>> from llmchat import RateLimitError
-    >>> public_error(RateLimitError("slow down")), public_error(KeyError("/srv/keys.json"))
-    ('slow down', 'the answer failed on the server')
+    >>> public_error(KeyError("/srv/keys.json"))
+    'the answer failed on the server'
     """
-    return str(error) if isinstance(error, Error) else "the answer failed on the server"
+    return public_text(error)
 
 
 def message_dict(message: Message, message_id: Any) -> dict:

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from llmchat.config import Secret, settings
 from llmchat.errors import ChatBusyError, ChatNotFoundError, ConfigurationError, WorkerLostError
+from llmchat.redaction import public_text
 from llmchat.storage.rows import build_chat, chat_config, message_from_row, public_url
 from llmchat.storage.writer import LOST, Writer
 
@@ -200,7 +201,8 @@ class Store:
         for row_id, status, data, error_type, error, lease in rows:
             status, error_type, error = _interrupted(status, error_type, error, lease, now)
             message = json.loads(data)
-            message.update(id=row_id, status=status, error=None if error is None else f"{error_type}: {error}")
+            shown = None if error is None else f"{error_type}: {public_text(kind=error_type, text=error)}"
+            message.update(id=row_id, status=status, error=shown)     # a bug's text stays in the row
             messages.append(message)
         return Snapshot(messages, found[0][0])
 

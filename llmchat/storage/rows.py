@@ -27,6 +27,7 @@ from typing import Any
 from llmchat import errors
 from llmchat.config import Secret
 from llmchat.message import Message
+from llmchat.redaction import public_text
 
 __all__ = ["build_chat", "chat_config", "error_from_row", "message_dict", "message_from_row", "public_url",
            "tool_path"]
@@ -110,9 +111,12 @@ def build_chat(config: dict[str, Any], memory: dict[str, Any]) -> Any:
 
 
 def message_dict(message: Message, status: str | None = None) -> dict[str, Any]:
-    """The stored (and broadcast) form of a message: ``to_dict()`` with its ``id``."""
+    """The stored (and broadcast) form of a message: ``to_dict()`` with its ``id``; pages may read it, so
+    an error shows as :func:`~llmchat.redaction.public_text` (the ``error`` column keeps the real one)."""
     data = message.to_dict()
     data["id"] = message.id
+    if message.error is not None:
+        data["error"] = f"{type(message.error).__name__}: {public_text(message.error)}"
     if status is not None:
         data["status"] = status
     return data

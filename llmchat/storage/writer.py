@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from llmchat.broadcast import chunk_event
 from llmchat.errors import ChatBusyError
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
-from llmchat.redaction import attach_failure
+from llmchat.redaction import attach_failure, public_text
 from llmchat.storage.flushes import Flushes
 from llmchat.storage.rows import message_dict
 from llmchat.storage.turns import TurnLock
@@ -248,7 +248,7 @@ class Writer(TurnLock, Flushes):
             events = []
             if error is not None:
                 self.seq += 1
-                events.append({"seq": self.seq, "type": "error", "message_id": message.id, "error": str(error),
+                events.append({"seq": self.seq, "type": "error", "message_id": message.id, "error": public_text(error),
                                "error_type": type(error).__name__, "partial": message.content or ""})
             self.seq += 1
             events.append({"seq": self.seq, "type": "end_message", "message_id": message.id, "message": data})
