@@ -26,6 +26,7 @@
     ├── CancelledError                      chat.cancel() stopped the stream
     ├── ChatNotFoundError                   (also LookupError)  no stored chat with that id
     ├── ChatBusyError                       another worker is answering this stored chat now
+    ├── StoreError                          the store's database failed (locked, unreachable, full)
     └── WorkerLostError                     a stored answer's worker stopped before it ended
 
 One mapping, :func:`error_class` (in :mod:`llmchat.error_mapping`, importable
@@ -60,7 +61,7 @@ __all__ = [
     "APIError", "BadRequestError", "CancelledError", "ChatBusyError", "ChatNotFoundError",
     "ConcurrentUseError", "ConfigurationError", "ConnectionError", "ContentFilterError",
     "ContextLengthExceededError", "Error", "ForbiddenError", "NotFoundError", "OverloadedError",
-    "PaymentRequiredError", "RateLimitError", "ServerError", "ServiceUnavailableError", "StreamError",
+    "PaymentRequiredError", "RateLimitError", "ServerError", "ServiceUnavailableError", "StoreError", "StreamError",
     "TimeoutError", "ToolArgumentError", "ToolCallParseError", "ToolLoopError", "UnauthorizedError",
     "WorkerLostError", "error_class", "make_error",
 ]
@@ -302,6 +303,16 @@ class ChatBusyError(Error):
 
     >>> str(ChatBusyError("chat c1 is being answered elsewhere"))
     'chat c1 is being answered elsewhere'
+    """
+
+
+class StoreError(Error):
+    """The store's database failed a read or a write (locked too long, unreachable, disk full); the
+    driver's own exception is its ``__cause__``. A stored answer's final write failing raises it with the
+    answer as ``partial`` (the message is complete in ``chat.messages``; its row may lag behind).
+
+    >>> str(StoreError("the store's database failed: OperationalError: database is locked"))
+    "the store's database failed: OperationalError: database is locked"
     """
 
 

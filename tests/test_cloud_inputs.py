@@ -50,3 +50,26 @@ def test_a_key_that_is_not_a_str_is_a_configuration_error(server, key):
     with pytest.raises(llmchat.ConfigurationError, match=f"cohere_api_key must be a str.*{type(key).__name__}"):
         llmchat.configure(cohere_api_key=key)
     assert server.requests == []
+
+
+@pytest.mark.parametrize("version", ["2024-10-21&api-key=x", "2024 10 21", "../v2", "2024-10-21\n"])
+def test_a_malformed_azure_api_version_is_a_configuration_error_before_any_request(server, monkeypatch, version):
+    monkeypatch.setenv("AZURE_API_VERSION", version)
+    chat = llmchat.chat("gpt-4o", provider="azure", base_url=server.root + "/openai/deployments/d", api_key=KEY)
+    with pytest.raises(llmchat.ConfigurationError, match="api-version") as info:
+        chat.ask("hi")
+    assert KEY not in str(info.value) and server.requests == []
+
+
+def test_a_vertex_claude_model_id_stays_one_path_segment(server):
+    from llmchat.testing import Reply
+
+    server.queue(Reply(text="ok"))
+    base = server.root + "/v1/projects/p/locations/us-east5/publishers/anthropic"
+    chat = llmchat.chat("claude-x@1/../../../other?y=1", provider="vertexai", base_url=base, api_key="tok-123456",
+                        max_retries=0)
+    assert chat.ask("hi").content == "ok"
+    request = server.requests[-1]
+    assert request.path == ("/v1/projects/p/locations/us-east5/publishers/anthropic/models/"
+                            "claude-x@1%2F..%2F..%2F..%2Fother%3Fy%3D1:streamRawPredict")
+    assert request.query == {}

@@ -28,6 +28,7 @@ request (e.g. ``azure.identity.get_bearer_token_provider(DefaultAzureCredential(
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,12 +62,23 @@ def prepare(target: Target) -> Target:
     if "api-version=" in query:
         version = query.split("api-version=", 1)[1].split("&", 1)[0]
     elif version:
+        _check_version(version)
         query = "&".join(q for q in (query, f"api-version={version}") if q)
     body = target.body
     old = "/openai/deployments/" in base and version and version[:10] < DEPLOYMENT_VERSION
     if old and "stream_options" in body:
         body = {k: v for k, v in body.items() if k != "stream_options"}
     return attrs.evolve(target, base=base + (f"?{query}" if query else ""), body=body)
+
+
+_VERSION = re.compile(r"v1|latest|preview|\d{4}-\d{2}-\d{2}(?:-preview)?")
+
+
+def _check_version(version: Any) -> None:
+    """The configured api-version goes into the query: ``&`` or a space must not add parameters to it."""
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise ConfigurationError("the Azure api-version (AZURE_API_VERSION, OPENAI_API_VERSION, azure_api_version)"
+                                 f" must look like '2024-10-21' or '2025-04-01-preview', got {version!r}"[:200])
 
 
 def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:

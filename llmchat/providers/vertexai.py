@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -85,12 +86,13 @@ def _check(what: str, value: Any, pattern: re.Pattern[str]) -> None:
 
 
 def prepare(target: Target) -> Target:
-    """Claude: ``:streamRawPredict`` with the model in the path, not in the body."""
+    """Claude: ``:streamRawPredict`` with the model in the path (quoted: a ``/`` or ``?`` in an id stays
+    part of the id), not in the body."""
     if target.protocol != "anthropic_messages":
         return target
     body = {k: v for k, v in target.body.items() if k != "model"}
     body["anthropic_version"] = ANTHROPIC_VERSION
-    return attrs.evolve(target, path=f"/models/{target.model}:streamRawPredict", body=body)
+    return attrs.evolve(target, path=f"/models/{quote(target.model, safe='@')}:streamRawPredict", body=body)
 
 
 def sign(key: Any, method: str, url: str, headers: dict[str, str], data: bytes) -> dict[str, str]:

@@ -15,8 +15,10 @@ import contextlib
 import os
 import threading
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 from llmchat.storage.schema import for_postgres, migrate
+from llmchat.storage.sqlite import failed
 
 __all__ = ["Postgres"]
 
@@ -38,6 +40,7 @@ class Postgres:
             raise ConfigurationError("a postgresql:// store needs psycopg 3: pip install 'llmchat[postgres]'") from None
         self._psycopg = psycopg
         self._url = url
+        self._password = urlsplit(url).password or ""
         self.writes = 0                 # write transactions begun by this process (the speed check counts them)
         self._local = threading.local()
         self._sql: dict[str, str] = {}
@@ -76,7 +79,22 @@ class Postgres:
 
     @contextlib.contextmanager
     def tx(self, write: bool = True) -> Iterator[Query]:
-        """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
+        """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot.
+        A failure of the database is a :class:`~llmchat.StoreError`."""
+        failure = None
+        try:
+            with self._tx(write) as q:
+                yield q
+        except self._psycopg.Error as exc:
+            failure = self._failed(exc)
+        if failure is not None:
+            try:
+                raise failure
+            finally:        # in a generator the driver's error would still become the context
+                failure.__context__ = failure.__cause__
+
+    @contextlib.contextmanager
+    def _tx(self, write: bool) -> Iterator[Query]:
         self.writes += write
         with contextlib.ExitStack() as stack:
             cursor = stack.enter_context(self._begin(stack).cursor())
@@ -91,6 +109,22 @@ class Postgres:
 
     def read(self, sql: str, params: tuple = ()) -> list[Any]:
         """One statement outside any transaction (a cheap poll; once more on a new connection if it was dead)."""
+        failure = None
+        try:
+            return self._read(sql, params)
+        except self._psycopg.Error as exc:
+            failure = self._failed(exc)
+        raise failure
+
+    def _failed(self, exc: Exception) -> Exception:
+        """The typed error for ``exc``, with the driver's error as its cause unless its text shows the
+        password (then raised outside the ``except``: no context holds it)."""
+        failure = failed(exc, self._password)
+        if not (self._password and self._password in str(exc)):
+            failure.__cause__ = exc
+        return failure
+
+    def _read(self, sql: str, params: tuple) -> list[Any]:
         for attempt in (0, 1):
             conn = self._conn()
             try:

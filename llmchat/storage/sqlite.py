@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from typing import Any, Callable, Iterator
 
+from llmchat.errors import StoreError
 from llmchat.storage.schema import migrate
 
 __all__ = ["SQLite"]
@@ -49,7 +50,16 @@ class SQLite:
 
     @contextlib.contextmanager
     def tx(self, write: bool = True) -> Iterator[Query]:
-        """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot."""
+        """A transaction; yields ``q(sql, params) -> rows``. ``write=False``: a consistent read snapshot.
+        A failure of the database is a :class:`~llmchat.StoreError`."""
+        try:
+            with self._tx(write) as q:
+                yield q
+        except sqlite3.Error as exc:
+            raise failed(exc) from exc
+
+    @contextlib.contextmanager
+    def _tx(self, write: bool) -> Iterator[Query]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         self.writes += write
@@ -60,16 +70,28 @@ class SQLite:
         try:
             yield q
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
     def read(self, sql: str, params: tuple = ()) -> list[Any]:
         """One statement outside any transaction (a cheap poll)."""
-        return self._conn().execute(sql, params).fetchall()
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise failed(exc) from exc
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             conn.close()
             self._local.pid = None
+
+
+def failed(exc: BaseException, hide: str = "") -> StoreError:
+    """The typed error for a database driver's ``exc`` (``hide``: a password, never shown)."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if hide:
+        text = text.replace(hide, "***")
+    return StoreError(f"the store's database failed: {text}"[:500])

@@ -15,6 +15,7 @@ import time
 from typing import Any, Iterator
 
 from llmchat.errors import ChatBusyError
+from llmchat.redaction import attach_failure
 from llmchat.storage.rows import chat_config
 
 __all__ = ["ChatBusyError", "TurnLock"]
@@ -59,10 +60,19 @@ class TurnLock:
             yield from chunks
         except BaseException as exc:
             self.abandon(exc)
+            self._end_turn(exc)
             raise
-        finally:
-            self.remote_cancel = False      # a later cancel() of this copy must reach a job elsewhere again
+        self._end_turn(None)
+
+    def _end_turn(self, unwinding: BaseException | None) -> None:
+        """Release the lock; a failure to (a StoreError) never replaces the error already propagating."""
+        self.remote_cancel = False      # a later cancel() of this copy must reach a job elsewhere again
+        try:
             self.release()
+        except Exception as failure:
+            if unwinding is None:
+                raise
+            attach_failure(unwinding, failure, "releasing the stored chat's lock")
 
     def acquire(self, wait: float = 0.0) -> None:
         """Take the chat's lock, waiting up to ``wait`` seconds; :class:`ChatBusyError` when it stays taken."""

@@ -29,7 +29,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from llmchat.broadcast import chunk_event
-from llmchat.errors import ChatBusyError
+from llmchat.errors import ChatBusyError, StoreError
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
 from llmchat.redaction import attach_failure, public_text
 from llmchat.storage.flushes import Flushes
@@ -241,6 +241,13 @@ class Writer(TurnLock, Flushes):
             self.message_id = message.id
 
     def _end(self, message: Any) -> None:
+        try:
+            self._write_end(message)
+        except StoreError as exc:       # the answer is whole in memory: it goes with the error
+            exc.partial, exc.partial_message = message.content or "", message
+            raise
+
+    def _write_end(self, message: Any) -> None:
         with self.lock:
             first, batch = self._take()
             data = message_dict(message)
@@ -283,8 +290,8 @@ class Writer(TurnLock, Flushes):
         """The turn stopped while an answer had started but not ended (a callback failing as it starts):
         end it ``incomplete`` with ``exc``, in memory and in its row, rather than leave it ``streaming``."""
         message = self.message
-        if message is None or message.id is None:
-            return
+        if message is None or message.id is None or message.status == "complete":
+            return      # complete: its final write failed (a StoreError) and the answer stays as it is
         message.status = "incomplete"
         if message.error is None:
             message.error = exc
