@@ -105,6 +105,21 @@ def test_anthropic_result_never_depends_on_the_split():
         assert summary(run(anthropic_messages, blocks)[0]) == whole
 
 
+@pytest.mark.parametrize(("details", "detail"), [
+    ({"type": "refusal", "category": "cyber", "explanation": "This asks for malware."}, "cyber"),
+    ({"type": "refusal", "category": None, "explanation": None}, None), (None, None), ("odd", None)])
+def test_anthropic_refusal_keeps_its_category_as_finish_detail(details, detail):
+    data = sse({"type": "message_start", "message": {"model": "claude-x", "usage": {"input_tokens": 5}}},
+               {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+               {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Here is"}},
+               {"type": "message_delta", "delta": {"stop_reason": "refusal", "stop_details": details},
+                "usage": {"output_tokens": 3}},
+               {"type": "message_stop"})
+    message, _ = run(anthropic_messages, [data])
+    assert (message.content, message.finish_reason, message.finish_detail) == ("Here is", "refusal", detail)
+    assert message.content_filtered
+
+
 def test_crlf_separated_events_are_read():
     data = CC_STREAM.replace(b"\n", b"\r\n")
     assert summary(run(chat_completions, [data])[0]) == summary(run(chat_completions, [CC_STREAM])[0])

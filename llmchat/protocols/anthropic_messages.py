@@ -107,9 +107,10 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
         elif kind == "message_delta":
             usage.update({k: v for k, v in (obj.get("usage") or {}).items() if v is not None})
             finished = True
+            delta = obj.get("delta") or {}
             yield Chunk(model_id=model, input_tokens=usage.get("input_tokens"),
-                        output_tokens=usage.get("output_tokens"),
-                        finish_reason=(obj.get("delta") or {}).get("stop_reason"), thinking_signature=signature)
+                        output_tokens=usage.get("output_tokens"), finish_reason=delta.get("stop_reason"),
+                        finish_detail=_category(delta.get("stop_details")), thinking_signature=signature)
         elif kind == "message_stop":
             return
         elif kind == "error":
@@ -117,6 +118,12 @@ def parse(events: Iterable[tuple[str, str]]) -> Iterator[Chunk]:
             raise make_error(None, error_kind, message_text, body=obj)
     if not finished:
         raise ended_early("message_stop")
+
+
+def _category(details: Any) -> str | None:
+    """A refusal's ``stop_details.category`` (``cyber``, ``bio``...), kept as the message's ``finish_detail``."""
+    category = details.get("category") if isinstance(details, dict) else None
+    return category if isinstance(category, str) else None
 
 
 def _block_start(obj: dict[str, Any], tools: dict[int, list[str]]) -> Chunk | None:
