@@ -11,8 +11,10 @@ import traceback
 
 import pytest
 from services import fresh_postgres
+from test_live_follow import fold, parse
 
 import llmchat
+from llmchat.sse import follow
 from llmchat.storage import Store
 from llmchat.testing import Reply
 
@@ -65,9 +67,22 @@ def test_a_final_write_the_database_refuses_is_a_store_error_with_the_whole_answ
     assert error.partial_message is chat.messages[-1]
     assert chat.messages[-1].content == "Once upon a time." and chat.messages[-1].status == "complete"
     assert type(error.__cause__).__module__.split(".")[0] in ("sqlite3", "psycopg")
+    row = store.load_chat(chat.id).messages[-1]
+    assert row.content != "Once upon a time." or row.status != "complete"      # the row lags behind
     _allow(store, kind, "end", "llmchat_messages")
     assert chat.ask("Once more").content == "Again."        # the chat's lock was released
-    assert store.load_chat(chat.id).messages[-1].content == "Again."
+    loaded = store.load_chat(chat.id).messages
+    assert [(m.role, m.content, m.status) for m in loaded[1:]] == [
+        ("assistant", "Once upon a time.", "complete"), ("user", "Once more", "complete"),
+        ("assistant", "Again.", "complete")]         # the first answer was written with the next save
+    events = store.events(chat.id, 0)
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    ends = [e for e in events if e["type"] == "end_message"]
+    assert [e["message"]["content"] for e in ends] == ["Once upon a time.", "Again."]
+    page = fold(parse(b"".join(follow(chat.id, "0", store=store, idle=0))))
+    assert [(m["role"], m["content"], m["status"]) for m in page[1:]] == [
+        ("assistant", "Once upon a time.", "complete"), ("user", "Once more", "complete"),
+        ("assistant", "Again.", "complete")]      # a page following from the start shows it all, once
 
 
 def test_a_lock_release_that_fails_too_does_not_replace_the_first_error(backend, server):

@@ -9,7 +9,7 @@
   and message (tokens, finish reason, tool calls, thinking included); an answer whose turn stopped
   before it ended (a callback failing as it starts) is ended ``incomplete`` with that error.
 
-Timed flushes are :mod:`llmchat.storage.flushes`.
+Timed flushes are :mod:`llmchat.storage.flushes`; the end of a message :mod:`llmchat.storage.endings`.
 
 A turn holds the chat's lock (``lock_owner``/``lock_until`` on the chat row, renewed by the
 flusher and by every write of the turn), so two workers never answer one chat at once: the second
@@ -29,9 +29,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from llmchat.broadcast import chunk_event
-from llmchat.errors import ChatBusyError, StoreError
+from llmchat.errors import ChatBusyError
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageStarted
-from llmchat.redaction import attach_failure, public_text
+from llmchat.storage.endings import Endings
 from llmchat.storage.flushes import Flushes
 from llmchat.storage.rows import message_dict
 from llmchat.storage.turns import TurnLock
@@ -58,7 +58,7 @@ def _item(chunk: Any) -> dict:
     return item
 
 
-class Writer(TurnLock, Flushes):
+class Writer(Endings, TurnLock, Flushes):
     """Attached to a stored chat as its listener; see the module docstring."""
 
     def __init__(self, store: Store, chat: Any, known: dict[str, int], owner: str | None = None) -> None:
@@ -84,6 +84,7 @@ class Writer(TurnLock, Flushes):
         self.last_write = self.last_read = 0.0
         self.budget = (time.time(), 0)       # when the turn began, and self.writes then (minus its lock)
         self.remote_cancel = False
+        self.unsaved: Any = None            # an ended message whose final write failed (a StoreError)
         self.feed = store.log.feed(chat.id)
         self.items = self.feed.items        # this process's readers see every chunk at once
         self.pending: list[Any] = []        # chunk items not yet flushed (positions self.seq + 1, ...)
@@ -127,10 +128,15 @@ class Writer(TurnLock, Flushes):
         """Bring the rows in line with ``chat.messages`` now (new rows, removed ones, moved ones)."""
         with self.lock:
             config = self.changed_config()      # settings changed since (with_tool...) go with the message
-            with self._tx() as q:
-                if config is not None:
-                    q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (config, self.chat_id))
-                events = self._sync(q, time.time())
+            unsaved = self.unsaved
+            try:
+                with self._tx() as q:
+                    if config is not None:
+                        q("UPDATE llmchat_chats SET config = ? WHERE id = ?", (config, self.chat_id))
+                    events = self._sync(q, time.time())
+            except BaseException:
+                self.unsaved = unsaved
+                raise
             self._renewed()
             if config is not None:
                 self.config_text = config
@@ -150,6 +156,8 @@ class Writer(TurnLock, Flushes):
         defer = owner is not None and owner != self.owner and until is not None and until >= now
         self.seq = max(self.seq, last)
         events = [] if defer else self._drain(q, final=not self.held or self.released)
+        if self.unsaved is not None and not defer:
+            events.append(self._heal(q, now))
         for ordinal, message in enumerate(messages):
             if message.id is None:
                 event = self._insert(q, message, ordinal, now, defer, until if owner == self.owner else None)
@@ -239,63 +247,3 @@ class Writer(TurnLock, Flushes):
             message.status = "streaming"        # as loaded elsewhere; the spine sets the final status
             self.save()
             self.message_id = message.id
-
-    def _end(self, message: Any) -> None:
-        try:
-            self._write_end(message)
-        except StoreError as exc:       # the answer is whole in memory: it goes with the error
-            exc.partial, exc.partial_message = message.content or "", message
-            raise
-
-    def _write_end(self, message: Any) -> None:
-        with self.lock:
-            first, batch = self._take()
-            data = message_dict(message)
-            error = message.error if message.status != "complete" else None
-            events = []
-            if error is not None:
-                self.seq += 1
-                events.append({"seq": self.seq, "type": "error", "message_id": message.id, "error": public_text(error),
-                               "error_type": type(error).__name__, "partial": message.content or ""})
-            self.seq += 1
-            events.append({"seq": self.seq, "type": "end_message", "message_id": message.id, "message": data})
-            last_of_turn = self.held == 1 and (error is not None or not message.tool_calls)
-            now = time.time()
-            with self._tx() as q:
-                self._touch(q, now)
-                if batch:
-                    self._chunks(q, first, batch)
-                for event in events:
-                    self._log(q, event)
-                q("UPDATE llmchat_messages SET status = ?, data = ?, seq = ?, lease_until = NULL, error_type = ?,"
-                  " error = ?, updated_at = ? WHERE id = ?",
-                  (message.status, json.dumps(data), self.seq, None if error is None else type(error).__name__,
-                   None if error is None else str(error), now, message.id))
-                events += self._drain(q, final=last_of_turn)    # messages saved meanwhile by others come after
-                q("UPDATE llmchat_chats SET last_seq = ? WHERE id = ?", (self.seq, self.chat_id))
-                if last_of_turn:      # the turn ends here: release the chat's lock in the same write
-                    q("UPDATE llmchat_chats SET lock_owner = NULL, lock_until = NULL WHERE id = ? AND lock_owner = ?",
-                      (self.chat_id, self.owner))
-            self._renewed()
-            self.released = last_of_turn
-            if message.complete:
-                self.settled.add(message.id)
-            self.message = self.message_id = None
-            self.calls = {}
-            self.feed.trim()
-        for event in events:
-            self.store.log.stored(self.chat_id, event)
-
-    def abandon(self, exc: BaseException) -> None:
-        """The turn stopped while an answer had started but not ended (a callback failing as it starts):
-        end it ``incomplete`` with ``exc``, in memory and in its row, rather than leave it ``streaming``."""
-        message = self.message
-        if message is None or message.id is None or message.status == "complete":
-            return      # complete: its final write failed (a StoreError) and the answer stays as it is
-        message.status = "incomplete"
-        if message.error is None:
-            message.error = exc
-        try:
-            self._end(message)
-        except Exception as failure:    # noqa: BLE001 - the error already propagating wins
-            attach_failure(exc, failure, "saving the stored answer")
