@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from llmchat.errors import ConfigurationError, Error
 from llmchat.events import ChunkReceived, MessageAdded, MessageEnded
-from llmchat.live.follow import afollow, follow  # live pages: a stored chat's broadcast (llmchat.live)
+from llmchat.live.asgi import afollow  # live pages (llmchat.live): ASGI
+from llmchat.live.follow import follow  # live pages: a stored chat's broadcast (llmchat.live)
 from llmchat.redaction import public_text
 from llmchat.web.pump import Pump
 

@@ -11,7 +11,8 @@ import pytest
 import requests
 from browser import free_port
 
-from llmchat.live.follow import afollow
+import llmchat
+from llmchat.live.asgi import afollow
 from llmchat.live.memory import MemoryBroadcaster
 from llmchat.live.publish import broadcasts_to
 from llmchat.live.watch import Watch
@@ -133,3 +134,52 @@ def test_many_async_followers_of_a_chat_hold_no_thread_each(monkeypatch):
     while any(t.name == "llmchat-watch:m1" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "llmchat-watch:m1" for t in threading.enumerate())
+
+
+def store_app(store):
+    """An ASGI view as a user writes it: ``await afollow(...)`` first, so an unknown chat is a 404."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        try:
+            body = await afollow(scope["path"].strip("/"), "0", store=store, idle=0.3)
+        except llmchat.ChatNotFoundError:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"no such chat"})
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        async for piece in body:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    return app
+
+
+def test_awaiting_afollow_lets_an_asgi_view_answer_404_for_an_unknown_chat(tmp_path, server):
+    uvicorn = pytest.importorskip("uvicorn")
+    store = llmchat.store(f"sqlite:///{tmp_path}/asgi.db")
+    chat = store.create_chat("gpt-4.1-mini", provider="openai", protocol="chat_completions",
+                             base_url=server.url("chat_completions"), api_key="k", max_retries=0)
+    server.queue(Reply(text=["Stored ", "answer."]))
+    chat.ask("hi")
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(store_app(store), host="127.0.0.1", port=port, log_level="warning",
+                                       lifespan="off"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not web.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        missing = requests.get(f"http://127.0.0.1:{port}/no-such-chat", timeout=10)
+        assert (missing.status_code, missing.text) == (404, "no such chat")
+        found = requests.get(f"http://127.0.0.1:{port}/{chat.id}", timeout=10)
+        assert found.status_code == 200
+        ends = [json.loads(block.split("data: ", 1)[1]) for block in found.text.split("\n\n")
+                if "event: end_message" in block]
+        assert [(end["role"], end["content"]) for end in ends] == [("assistant", "Stored answer.")]
+    finally:
+        web.should_exit = True
+        thread.join(10)
+        store.close()

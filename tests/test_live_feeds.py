@@ -10,7 +10,8 @@ from test_live_follow import parse
 from test_live_pages import Site
 
 import llmchat
-from llmchat.live.follow import afollow, follow
+from llmchat.live.asgi import afollow
+from llmchat.live.follow import follow
 from llmchat.testing import Reply
 
 PIECES = [f"p{i} " for i in range(30)]
@@ -45,8 +46,12 @@ def test_afollow_of_an_unknown_chat_raises_chat_not_found(store):
     async def first():
         return await afollow("no-such-chat", "0", store=store, idle=0.2).__anext__()
 
-    with pytest.raises(llmchat.ChatNotFoundError):
-        asyncio.run(first())
+    async def opened():
+        return await afollow("no-such-chat", "0", store=store, idle=0.2)     # before a response starts
+
+    for attempt in (first, opened):
+        with pytest.raises(llmchat.ChatNotFoundError):
+            asyncio.run(attempt())
 
 
 def test_afollow_refuses_an_unknown_format_when_called(store):

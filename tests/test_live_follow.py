@@ -10,7 +10,8 @@ import time
 import pytest
 
 import llmchat
-from llmchat.live.follow import afollow, follow, page
+from llmchat.live.asgi import afollow
+from llmchat.live.follow import follow, page
 from llmchat.live.memory import MemoryBroadcaster, apply
 from llmchat.live.publish import broadcasts_to
 from llmchat.live.redis_broadcast import RedisBroadcaster

@@ -10,7 +10,8 @@ import pytest
 from test_live_follow import parse
 
 import llmchat
-from llmchat.live.follow import afollow, follow
+from llmchat.live.asgi import afollow
+from llmchat.live.follow import follow
 from llmchat.live.redis_broadcast import RedisBroadcaster
 
 

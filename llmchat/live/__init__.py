@@ -13,7 +13,8 @@ True
 
 from __future__ import annotations
 
-from llmchat.live.follow import Page, afollow, follow, page
+from llmchat.live.asgi import afollow
+from llmchat.live.follow import Page, follow, page
 from llmchat.live.publish import broadcasts_to
 from llmchat.live.render import dom_id, message_html
 

@@ -25,26 +25,20 @@ retry: 1000
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from llmchat.errors import ConfigurationError
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
-from llmchat.live.watch import watching
 from llmchat.web.pump import check_seconds as _seconds
 
-__all__ = ["Page", "Source", "afollow", "encode", "follow", "page", "position"]
+__all__ = ["Page", "Source", "encode", "follow", "page", "position"]
 
 HEARTBEAT = b": keep-alive\n\n"
 _RENDERED: dict[tuple, tuple[Any, Any, dict, bytes]] = {}   # (chat, position, format, partial) -> its bytes
-# afollow's reads that never wait (its opening, then the events a watch announced): a few threads serve
-# every async follower of the process
-_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="llmchat-follow")
 
 
 def _seq(event: dict) -> int:
@@ -257,36 +251,3 @@ def _follow(state: _Follower, opening: list[bytes]) -> Iterator[bytes]:
         yield from out
         if done:
             return
-
-
-def afollow(chat_id: Any, last_event_id: Any = None, format: str = "json", *,  # noqa: A002
-            store: Any = None, broadcaster: Any = None, partial: Partial = message_html, heartbeat: float = 15.0,
-            idle: float | None = None, retry: int = 1000) -> AsyncIterator[bytes]:
-    """:func:`follow` for ASGI servers; cancelling its task ends the subscription (never the answer).
-    Its first step reads the store off the event loop: an unknown chat raises ChatNotFoundError there."""
-    state = _Follower(chat_id, last_event_id, format, Source(broadcaster, store), partial, heartbeat, idle, retry)
-    return _afollow(state)
-
-
-async def _afollow(state: _Follower) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    for piece in await loop.run_in_executor(_READERS, state.opening):
-        yield piece
-    # no thread waits for this follower: the chat's watch (one thread for all its followers here) wakes it
-    watch, news = watching(state.hub.broadcaster, state.chat_id, state.after, loop)
-    try:
-        while True:
-            news.clear()        # before the read: whatever the watch sees after it sets `news` again
-            events = await loop.run_in_executor(_READERS, state.hub.read, state.chat_id, state.after, 0)
-            out, done = state.handle(events)
-            for piece in out:
-                yield piece
-            if done:
-                return
-            if not events:
-                try:
-                    await asyncio.wait_for(news.wait(), state.timeout())
-                except asyncio.TimeoutError:
-                    pass
-    finally:
-        watch.leave(news)

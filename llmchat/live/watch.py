@@ -1,6 +1,6 @@
 """Waking async followers: one thread per followed chat and process waits on the broadcaster for all of them.
 
-An ASGI follower (:func:`llmchat.live.follow.afollow`) must not hold a thread while nothing happens:
+An ASGI follower (:func:`llmchat.live.asgi.afollow`) must not hold a thread while nothing happens:
 hundreds of open pages would fill a thread pool and each would wait its turn. Instead each chat
 followed here has one :class:`Watch`: a daemon thread blocking in the broadcaster's ``read`` and
 setting the :class:`asyncio.Event` of every follower of the chat (on its own loop) when events come.
