@@ -65,6 +65,7 @@ def test_a_final_write_the_database_refuses_is_a_store_error_with_the_whole_answ
     error = info.value
     assert isinstance(error, llmchat.Error) and error.partial == "Once upon a time."
     assert error.partial_message is chat.messages[-1]
+    assert any("writing the answer's end once more raised StoreError" in note for note in error.__notes__)
     assert chat.messages[-1].content == "Once upon a time." and chat.messages[-1].status == "complete"
     assert type(error.__cause__).__module__.split(".")[0] in ("sqlite3", "psycopg")
     row = store.load_chat(chat.id).messages[-1]
@@ -83,6 +84,30 @@ def test_a_final_write_the_database_refuses_is_a_store_error_with_the_whole_answ
     assert [(m["role"], m["content"], m["status"]) for m in page[1:]] == [
         ("assistant", "Once upon a time.", "complete"), ("user", "Once more", "complete"),
         ("assistant", "Again.", "complete")]      # a page following from the start shows it all, once
+
+
+def test_a_final_write_refused_once_is_written_again_at_once_and_the_ask_succeeds(backend, server):
+    kind, url = backend
+    store = Store(url)
+    chat = _chat(store, server)
+    trigger = {"sqlite": "CREATE TRIGGER once BEFORE INSERT ON llmchat_events WHEN NEW.type = 'chunks' "
+                         "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+               "postgres": "CREATE TRIGGER once BEFORE INSERT ON llmchat_events FOR EACH ROW "
+                           "WHEN (NEW.type = 'chunks') EXECUTE FUNCTION full_once()"}[kind]
+    raw = store.backend._conn()
+    if kind == "postgres":
+        raw.execute("CREATE FUNCTION full_once() RETURNS trigger AS $f$ BEGIN RAISE EXCEPTION "
+                    "'could not extend file: No space left on device'; END $f$ LANGUAGE plpgsql")
+    raw.execute(trigger)        # the end's write holds the unflushed chunks; writing the end again does not
+    server.queue(Reply(text=["Once ", "upon ", "a time."]))
+    assert chat.ask("Tell me a story").content == "Once upon a time."
+    assert [(m.content, m.status) for m in store.load_chat(chat.id).messages] == [
+        ("Tell me a story", "complete"), ("Once upon a time.", "complete")]
+    page = fold(parse(b"".join(follow(chat.id, "0", store=store, idle=0))))
+    assert [(m["content"], m["status"]) for m in page] == [("Tell me a story", "complete"),
+                                                          ("Once upon a time.", "complete")]
+    server.queue(Reply(text="Again."))
+    assert store.load_chat(chat.id).ask("more").content == "Again."       # the chat's lock was released
 
 
 def test_a_lock_release_that_fails_too_does_not_replace_the_first_error(backend, server):

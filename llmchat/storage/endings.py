@@ -2,10 +2,11 @@
 
 The end of an answer is one transaction: the chunks not yet flushed, the ``error`` and
 ``end_message`` events, the row's status, data and error, the messages others saved meanwhile, and
-(at the end of the turn) the chat's lock released. When the database refuses that write, the
-:class:`~llmchat.StoreError` carries the whole answer (``partial``), and the chat's next write
-ends the row (:meth:`Endings._heal`); pages see a gap in the positions and start over from a
-snapshot, which shows the message whole.
+(at the end of the turn) the chat's lock released. When the database refuses that write, the end
+is written at once as the chat's next write would write it (:meth:`Endings._heal`); when that fails
+too, the :class:`~llmchat.StoreError` carries the whole answer (``partial``) and the chat's next
+write ends the row. Pages see a gap in the positions and start over from a snapshot, which shows
+the message whole.
 
 >>> from llmchat.storage.writer import Writer
 >>> issubclass(Writer, Endings), Writer.abandon is Endings.abandon
@@ -50,14 +51,22 @@ class Endings:
     _log: Callable[[Any, dict], None]
     _drain: Callable[..., list[dict]]
     _renewed: Callable[[], None]
+    save: Callable[[], None]
 
     def _end(self, message: Any) -> None:
         try:
             self._write_end(message)
-        except StoreError as exc:       # the answer is whole in memory: it goes with the error,
-            exc.partial, exc.partial_message = message.content or "", message
-            self.unsaved = message      # and into its row with the chat's next write
-            raise
+            return
+        except StoreError as exc:
+            failure = exc
+        self.unsaved = message          # the chat's next write ends its row: try that once now (a connection
+        try:                            # lost mid-write is opened again), else with the chat's next write
+            self.save()
+            return
+        except StoreError as again:
+            attach_failure(failure, again, "writing the answer's end once more")
+        failure.partial, failure.partial_message = message.content or "", message    # the answer goes with it
+        raise failure
 
     def _write_end(self, message: Any) -> None:
         with self.lock:
