@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
 
 from llmchat.errors import ConfigurationError
 
-__all__ = ["SECRET_HEADER", "Secret", "check_option", "check_url", "configure", "known_secrets", "remember",
-           "reveal", "settings"]
+__all__ = ["SECRET_HEADER", "Secret", "check_option", "check_seconds", "check_url", "configure", "known_secrets",
+           "remember", "reveal", "settings"]
 
 # Header names whose values are masked in logs and errors (Authorization, X-Api-Key, X-Goog-Api-Key,
 # Ocp-Apim-Subscription-Key, X-Auth-Token, Cookie, ...): better one harmless header masked than a key shown.
@@ -71,6 +72,19 @@ def check_option(name: str, value: Any) -> None:
         raise ConfigurationError(f"default_model must be a str, got {type(value).__name__}")
     elif (name == "api_key" or name.endswith(_SECRET_SUFFIXES)) and not isinstance(value, str):
         raise ConfigurationError(f"{name} must be a str, got {type(value).__name__}")   # never the value: a key
+
+
+def check_seconds(value: Any, name: str, *, zero: bool = False) -> None:
+    """``value`` must be a finite number of seconds, above 0 (or at least 0 when ``zero``).
+
+    >>> check_seconds(0, "heartbeat")
+    Traceback (most recent call last):
+    llmchat.errors.ConfigurationError: heartbeat must be a number of seconds above 0, not 0
+    """
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < 0 or (value == 0 and not zero):
+        least = "0 or more" if zero else "above 0"
+        raise ConfigurationError(f"{name} must be a number of seconds {least}, not {value!r}")
 
 
 def check_url(url: Any, query: bool = False) -> None:

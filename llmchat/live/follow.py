@@ -31,9 +31,9 @@ from typing import Any
 
 import attrs
 
+from llmchat.config import check_seconds as _seconds
 from llmchat.errors import ConfigurationError
 from llmchat.live.render import FORMATS, Partial, message_html, messages_html, render
-from llmchat.web.pump import check_seconds as _seconds
 
 __all__ = ["Page", "Source", "encode", "follow", "page", "position"]
 

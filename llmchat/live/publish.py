@@ -24,23 +24,14 @@ from llmchat.events import ChunkReceived, MessageAdded, MessageEnded, MessageSta
 from llmchat.message import Message
 from llmchat.redaction import public_text
 
-__all__ = ["Publisher", "broadcasts_to", "message_dict", "public_error"]
-
-
-def public_error(error: BaseException) -> str:
-    """An error's text for pages (:func:`llmchat.redaction.public_text`).
-
-    >>> public_error(KeyError("/srv/keys.json"))
-    'the answer failed on the server'
-    """
-    return public_text(error)
+__all__ = ["Publisher", "broadcasts_to", "message_dict"]
 
 
 def message_dict(message: Message, message_id: Any) -> dict:
     """What a page needs of a message: ``id``, ``role``, ``content``, ``status``, ``error``, tokens."""
     error = message.error
     return {"id": message_id, "role": message.role, "content": message.content or "", "status": message.status,
-            "error": None if error is None else f"{type(error).__name__}: {public_error(error)}",
+            "error": None if error is None else f"{type(error).__name__}: {public_text(error)}",
             "input_tokens": message.input_tokens, "output_tokens": message.output_tokens}
 
 
@@ -82,7 +73,7 @@ class Publisher:
         elif isinstance(event, MessageEnded):
             publish(self.chat_id, {"type": "end_message", "message_id": mid, "message": message_dict(message, mid)})
             if message.error is not None:
-                publish(self.chat_id, {"type": "error", "message_id": mid, "error": public_error(message.error),
+                publish(self.chat_id, {"type": "error", "message_id": mid, "error": public_text(message.error),
                                        "error_type": type(message.error).__name__,
                                        "partial": message.content or ""})
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -26,7 +25,7 @@ import urllib.parse
 import uuid
 from typing import Any, NamedTuple
 
-from llmchat.config import Secret, settings
+from llmchat.config import Secret, check_seconds, settings
 from llmchat.errors import ChatBusyError, ChatNotFoundError, ConfigurationError, WorkerLostError
 from llmchat.redaction import public_text
 from llmchat.storage.rows import build_chat, chat_config, message_from_row, public_url
@@ -51,11 +50,10 @@ def check_id(value: Any, what: str = "id") -> None:
 def _seconds(query: dict[str, str], name: str, default: float) -> float:
     text = query.pop(name, None)
     try:
-        value = default if text is None else float(text)
+        value: Any = default if text is None else float(text)
     except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(f"the store URL's {name} must be a number of seconds above 0, got {text!r}")
+        value = text
+    check_seconds(value, f"the store URL's {name}")
     return value
 
 

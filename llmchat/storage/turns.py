@@ -4,8 +4,13 @@ The lock is two columns of the chat row, ``lock_owner`` and ``lock_until``: a le
 flusher renews while the turn runs (tools included). A worker that dies stops renewing it, so the
 next one takes the chat once the lease has run out.
 
->>> TurnLock.acquire.__doc__.split(";")[0]
-"Take the chat's lock, waiting up to ``wait`` seconds"
+>>> import llmchat, os, tempfile
+>>> store = llmchat.store(f"sqlite:///{tempfile.mkdtemp()}/turns.db")
+>>> chat = store.create_chat("gpt-4.1-mini", api_key="k")
+>>> store.lock(chat.id, "another worker")
+>>> chat._writer.acquire()
+Traceback (most recent call last):
+llmchat.errors.ChatBusyError: chat ... is being answered by another worker; ...
 """
 
 from __future__ import annotations

@@ -17,32 +17,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import math
 import threading
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
-from llmchat.errors import ConfigurationError
+from llmchat.config import check_seconds
 
-__all__ = ["HEARTBEAT", "Pump", "check_seconds"]
+__all__ = ["HEARTBEAT", "Pump"]
 
 HEARTBEAT = b": keep-alive\n\n"
 
 log = logging.getLogger("llmchat")
 
 Producer = Callable[[Callable[[bytes], None]], None]
-
-
-def check_seconds(value: Any, name: str, *, zero: bool = False) -> None:
-    """``value`` must be a finite number of seconds, above 0 (or at least 0 when ``zero``).
-
-    >>> check_seconds(0, "heartbeat")
-    Traceback (most recent call last):
-    llmchat.errors.ConfigurationError: heartbeat must be a number of seconds above 0, not 0
-    """
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not number or value < 0 or (value == 0 and not zero):
-        least = "0 or more" if zero else "above 0"
-        raise ConfigurationError(f"{name} must be a number of seconds {least}, not {value!r}")
 
 
 class Pump:
